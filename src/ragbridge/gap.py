@@ -1,0 +1,142 @@
+"""The preference-gap probe: how the frozen LLM reacts to order, selection and repetition.
+
+Reproduces the preliminary study of BGM (Ke et al., 2024) on our own retriever and LLM.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ragbridge.llms import CachedLLM
+from ragbridge.records import Candidates, Passage
+from ragbridge.tasks import Task
+
+Arrangement = Callable[[list[Passage], random.Random], list[Passage]]
+
+FIXED_ARRANGEMENTS: dict[str, Arrangement] = {
+    "no passages": lambda p, _: [],
+    "top-1": lambda p, _: p[:1],
+    "top-3": lambda p, _: p[:3],
+    "top-K": lambda p, _: list(p),
+    "top-K reversed": lambda p, _: list(reversed(p)),
+    "top-K shuffled": lambda p, rng: rng.sample(list(p), len(p)),
+}
+
+
+@dataclass
+class GapRow:
+    """One probed arrangement: the mean of each metric and the mean number of passages."""
+
+    name: str
+    kind: str
+    scores: dict[str, float]
+    passages: float
+
+
+@dataclass
+class GapReport:
+    """The probe's result for one task."""
+
+    task: str
+    primary_metric: str
+    examples: int
+    k: int
+    rows: list[GapRow] = field(default_factory=list)
+    llm_calls: int = 0
+    cache_hits: int = 0
+
+    def row(self, name: str) -> GapRow:
+        """The row of one arrangement."""
+        return next(r for r in self.rows if r.name == name)
+
+    def to_dict(self) -> dict:
+        """Plain dict for gap.json."""
+        return {"task": self.task, "primary_metric": self.primary_metric,
+                "examples": self.examples, "k": self.k, "llm_calls": self.llm_calls,
+                "cache_hits": self.cache_hits,
+                "rows": [{"name": r.name, "kind": r.kind, "passages": r.passages, **r.scores}
+                         for r in self.rows]}
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _kind(name: str) -> str:
+    if name.startswith("top-K ") and name != "top-K":
+        return "ranking"
+    if name.startswith("single") or name.startswith("best single"):
+        return "selection"
+    if name.startswith("best repeated"):
+        return "repetition"
+    return "retriever order"
+
+
+def run_gap_probe(candidates: Sequence[Candidates], task: Task, llm: CachedLLM,
+                  seed: int = 0, chunk_size: int = 16) -> GapReport:
+    """Score every arrangement for every example; prompts of a chunk go to the LLM as one batch."""
+    k = max((len(c.hits) for c in candidates), default=0)
+    calls_before, hits_before = llm.stats.calls, llm.stats.hits
+    per_row: dict[str, list[dict[str, float]]] = {}
+    passages_per_row: dict[str, list[int]] = {}
+
+    def add(name: str, scores: dict[str, float], count: int) -> None:
+        per_row.setdefault(name, []).append(scores)
+        passages_per_row.setdefault(name, []).append(count)
+
+    columns = (TextColumn("[bold]gap probe[/bold] {task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[calls]}"))
+    with Progress(*columns) as progress:
+        bar = progress.add_task(task.name, total=len(candidates), calls="")
+        for start in range(0, len(candidates), chunk_size):
+            chunk = candidates[start:start + chunk_size]
+            _probe_chunk(chunk, task, llm, seed + start, k, add)
+            progress.update(bar, advance=len(chunk),
+                            calls=f"LLM calls {llm.stats.calls - calls_before}, "
+                                  f"cache hits {llm.stats.hits - hits_before}")
+    report = GapReport(task.name, task.primary_metric, len(candidates), k,
+                       llm_calls=llm.stats.calls - calls_before,
+                       cache_hits=llm.stats.hits - hits_before)
+    for name, scores in per_row.items():
+        means = {m: _mean([s[m] for s in scores]) for m in task.metrics}
+        report.rows.append(GapRow(name, _kind(name), means, _mean(passages_per_row[name])))
+    return report
+
+
+def _probe_chunk(chunk: Sequence[Candidates], task: Task, llm: CachedLLM, seed: int, k: int,
+                 add: Callable[[str, dict[str, float], int], None]) -> None:
+    """Fixed arrangements and singles in one batch, then the repeated best single."""
+    plans: list[tuple[int, str, list[Passage]]] = []
+    for offset, item in enumerate(chunk):
+        rng = random.Random(seed + offset)
+        passages = item.passages
+        for name, arrange in FIXED_ARRANGEMENTS.items():
+            plans.append((offset, name, arrange(passages, rng)))
+        for rank, passage in enumerate(passages, start=1):
+            plans.append((offset, f"single #{rank}", [passage]))
+    outputs = llm.generate([task.build_prompt(chunk[o].example, p) for o, _, p in plans],
+                           task.generation)
+    singles: dict[int, list[tuple[float, int, dict[str, float]]]] = {}
+    for (offset, name, passages), output in zip(plans, outputs, strict=True):
+        scores = task.score(output, chunk[offset].example)
+        add(name, scores, len(passages))
+        if name.startswith("single"):
+            rank = int(name.split("#")[1])
+            singles.setdefault(offset, []).append((scores[task.primary_metric], -rank, scores))
+    repeats: list[tuple[int, list[Passage]]] = []
+    for offset, item in enumerate(chunk):
+        if not singles.get(offset):
+            add("best single (oracle)", task.score("", item.example), 0)
+            continue
+        _, negative_rank, best_scores = max(singles[offset], key=lambda s: (s[0], s[1]))
+        add("best single (oracle)", best_scores, 1)
+        best = item.passages[-negative_rank - 1]
+        repeats.append((offset, [best, best]))
+    outputs = llm.generate([task.build_prompt(chunk[o].example, p) for o, p in repeats],
+                           task.generation)
+    for (offset, passages), output in zip(repeats, outputs, strict=True):
+        add("best repeated x2", task.score(output, chunk[offset].example), len(passages))

@@ -1,0 +1,43 @@
+"""Frozen LLMs behind one protocol, every backend behind the persistent response cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragbridge.llms.base import LLM, GenerationSettings, LLMError
+from ragbridge.llms.cache import CachedLLM
+
+__all__ = ["LLM", "CachedLLM", "GenerationSettings", "LLMError", "build_llm", "load_llm"]
+
+DEFAULT_LLM = "smollm2"
+
+
+def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
+              dtype: str = "float32", base_url: str | None = None) -> LLM:
+    """An uncached backend from a spec.
+
+    - `smollm2`: the bundled SmolLM2-135M-Instruct (transformers)
+    - `hf:PATH`: any transformers causal-LM folder
+    - `openai:MODEL`: an OpenAI-compatible endpoint (base URL from `base_url` or env)
+    """
+    if spec in ("smollm2", "hf:smollm2"):
+        from ragbridge.llms.hf import TransformersLLM
+
+        return TransformersLLM(None, device=device, dtype=dtype, batch_size=batch_size)
+    if spec.startswith("hf:"):
+        from ragbridge.llms.hf import TransformersLLM
+
+        return TransformersLLM(spec[3:], device=device, dtype=dtype, batch_size=batch_size)
+    if spec.startswith("openai:"):
+        from ragbridge.llms.openai_http import OpenAIChatLLM
+
+        return OpenAIChatLLM(spec[len("openai:"):], base_url=base_url, concurrency=batch_size)
+    raise ValueError(f"unknown LLM {spec!r}: use 'smollm2', 'hf:PATH' or 'openai:MODEL'")
+
+
+def load_llm(spec: str = DEFAULT_LLM, cache_path: Path | None = None,
+             **options: object) -> CachedLLM:
+    """A backend wrapped in the on-disk response cache (default: the shared cache file)."""
+    from ragbridge.paths import cache_dir
+
+    return CachedLLM(build_llm(spec, **options), cache_path or cache_dir() / "llm-cache.sqlite")

@@ -1,0 +1,97 @@
+"""transformers backend: any causal LM folder, or a GGUF file; true batching with left padding."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ragbridge.llms.base import GenerationSettings, finish_output
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def convert_gguf(gguf_path: Path, output: Path) -> Path:
+    """Dequantize a GGUF once into a plain transformers folder (safetensors)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if (output / "config.json").exists():
+        return output
+    folder, name = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+    model.hf_quantizer = None  # dequantized weights are plain tensors: let them serialise
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    partial = output.with_name(output.name + ".part")
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    partial.replace(output)
+    return output
+
+
+def smollm2_folder() -> Path:
+    """The bundled SmolLM2-135M-Instruct as a transformers folder (converted on first use)."""
+    from ragbridge.assets import smollm2_gguf
+    from ragbridge.paths import cache_dir
+
+    return convert_gguf(smollm2_gguf(), cache_dir() / "models" / "SmolLM2-135M-Instruct-hf")
+
+
+class TransformersLLM:
+    """Greedy (or sampled) chat generation with a transformers causal LM."""
+
+    def __init__(self, model_path: str | Path | None = None, device: str = "cpu",
+                 dtype: str = "float32", batch_size: int = 8, threads: int | None = None,
+                 name: str | None = None) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(model_path) if model_path else smollm2_folder()
+        if threads:
+            torch.set_num_threads(threads)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device)
+        self.model.eval()
+        self.device = device
+        self.batch_size = batch_size
+        model_name = name or ("SmolLM2-135M-Instruct-Q4_1" if model_path is None else path.name)
+        self.identity = f"transformers:{model_name}:{dtype}"
+        self.seconds = 0.0
+
+    def _chat_text(self, prompt: str) -> str:
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                                  tokenize=False, add_generation_prompt=True)
+
+    def generate(self, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
+        """Batches of similar length (less padding), greedy unless temperature > 0."""
+        started = time.perf_counter()
+        texts = [self._chat_text(prompt) for prompt in prompts]
+        lengths = [len(self.tokenizer(text, add_special_tokens=False).input_ids) for text in texts]
+        order = sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True)
+        outputs: list[str] = [""] * len(texts)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            for index, output in zip(batch, self._generate_batch([texts[i] for i in batch],
+                                                                 settings), strict=True):
+                outputs[index] = finish_output(output, settings)
+        self.seconds += time.perf_counter() - started
+        return outputs
+
+    @torch.inference_mode()
+    def _generate_batch(self, texts: list[str], settings: GenerationSettings) -> list[str]:
+        encoded = self.tokenizer(texts, return_tensors="pt", padding=True,
+                                 add_special_tokens=False).to(self.device)
+        sampling = settings.temperature > 0
+        extra = {"stop_strings": ["\n"], "tokenizer": self.tokenizer} \
+            if settings.stop_at_newline else {}
+        generated = self.model.generate(
+            **encoded, max_new_tokens=settings.max_new_tokens, do_sample=sampling,
+            temperature=settings.temperature if sampling else None, top_p=None, top_k=None,
+            pad_token_id=self.tokenizer.pad_token_id, **extra)
+        new_tokens = generated[:, encoded["input_ids"].shape[1]:]
+        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)

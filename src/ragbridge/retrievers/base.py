@@ -1,0 +1,61 @@
+"""The Retriever protocol, group/exclude masking, and construction by name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from ragbridge.records import Example, Hit, Passage
+
+
+class Retriever(Protocol):
+    """Ranks corpus passages for examples; honours Example.group and Example.exclude."""
+
+    name: str
+
+    def retrieve(self, examples: Sequence[Example], k: int) -> list[list[Hit]]:
+        """Top-k hits for each example, best first, ranks starting at 1."""
+        ...
+
+
+def allowed_mask(corpus: Sequence[Passage], example: Example,
+                 group_index: dict[str | None, np.ndarray]) -> np.ndarray | None:
+    """Boolean mask of passages this example may see, or None when it may see all."""
+    if example.group is None and not example.exclude:
+        return None
+    if example.group is not None:
+        mask = np.zeros(len(corpus), dtype=bool)
+        mask[group_index.get(example.group, np.array([], dtype=np.int64))] = True
+    else:
+        mask = np.ones(len(corpus), dtype=bool)
+    if example.exclude:
+        excluded = set(example.exclude)
+        for position in np.flatnonzero(mask):
+            if corpus[position].id in excluded:
+                mask[position] = False
+    return mask
+
+
+def group_positions(corpus: Sequence[Passage]) -> dict[str | None, np.ndarray]:
+    """Positions of the passages of each group."""
+    positions: dict[str | None, list[int]] = {}
+    for position, passage in enumerate(corpus):
+        positions.setdefault(passage.group, []).append(position)
+    return {group: np.array(items, dtype=np.int64) for group, items in positions.items()}
+
+
+def build_retriever(name: str, corpus: Sequence[Passage], device: str = "cpu",
+                    batch_size: int = 64) -> Retriever:
+    """'bm25' or 'dense' (bundled all-MiniLM-L6-v2), or 'dense:PATH' for another model."""
+    if name == "bm25":
+        from ragbridge.retrievers.bm25 import BM25Retriever
+
+        return BM25Retriever(corpus)
+    if name == "dense" or name.startswith("dense:"):
+        from ragbridge.retrievers.dense import DenseRetriever
+
+        model = name.split(":", 1)[1] if ":" in name else None
+        return DenseRetriever(corpus, model_path=model, device=device, batch_size=batch_size)
+    raise ValueError(f"unknown retriever {name!r}: choose 'bm25', 'dense' or 'dense:PATH'")

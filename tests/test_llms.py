@@ -1,0 +1,144 @@
+"""LLM backends: the real bundled model, the cache, and the HTTP backend against live servers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ragbridge.llms import CachedLLM, GenerationSettings, LLMError
+from ragbridge.llms.openai_http import OpenAIChatLLM
+from ragbridge.llms.server import create_app
+
+SETTINGS = GenerationSettings(max_new_tokens=8)
+PROMPTS = ["What is the capital of France? Answer in one word.",
+           "What colour is the sky on a clear day? Answer in one word.",
+           "What is 2 + 2? Answer with a number."]
+
+
+class CountingLLM:
+    """Delegates to a real backend and counts the prompts it receives."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.identity, self.prompts = inner, inner.identity, 0
+
+    def generate(self, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
+        self.prompts += len(prompts)
+        return self.inner.generate(prompts, settings)
+
+
+def test_bundled_model_answers(smollm2) -> None:
+    outputs = smollm2.generate(PROMPTS, SETTINGS)
+    assert "paris" in outputs[0].lower()
+    assert all("\n" not in output for output in outputs)
+
+
+def test_cache_second_run_makes_no_calls(smollm2, tmp_path: Path) -> None:
+    counter = CountingLLM(smollm2)
+    cached = CachedLLM(counter, tmp_path / "cache.sqlite")
+    first = cached.generate(PROMPTS + PROMPTS[:1], SETTINGS)
+    assert counter.prompts == 3 and cached.stats.calls == 3 and cached.stats.hits == 1
+    assert cached.generate(PROMPTS, SETTINGS) == first[:3]
+    assert counter.prompts == 3
+    cached.close()
+    reopened = CachedLLM(counter, tmp_path / "cache.sqlite")  # as a second process would
+    assert reopened.generate(PROMPTS, SETTINGS) == first[:3]
+    assert counter.prompts == 3 and reopened.stats.calls == 0
+    reopened.generate(PROMPTS[:1], GenerationSettings(max_new_tokens=4))  # other settings
+    assert counter.prompts == 4
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def live_llm_server(smollm2) -> Iterator[str]:
+    """ragbridge's own chat-completions server over the real model, on 127.0.0.1."""
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(smollm2, "smollm2"), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_http_backend_matches_direct_backend(smollm2, live_llm_server: str) -> None:
+    remote = OpenAIChatLLM("smollm2", base_url=live_llm_server, concurrency=1)
+    assert remote.generate(PROMPTS, SETTINGS) == smollm2.generate(PROMPTS, SETTINGS)
+
+
+class FlakyHandler(BaseHTTPRequestHandler):
+    """Chat completions that fail with 503 for the first `failures` requests."""
+
+    failures = 2
+    seen = 0
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen += 1
+        if type(self).seen <= type(self).failures:
+            self.send_response(503)
+            self.end_headers()
+            return
+        text = "echo: " + body["messages"][-1]["content"][:12]
+        payload = json.dumps({"id": "x", "object": "chat.completion", "created": 0,
+                              "model": body["model"],
+                              "choices": [{"index": 0, "finish_reason": "stop",
+                                           "message": {"role": "assistant", "content": text}}]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload.encode())
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture()
+def flaky_server() -> Iterator[tuple[str, type[FlakyHandler]]]:
+    handler = type("Flaky", (FlakyHandler,), {"seen": 0, "failures": 2})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
+    server.shutdown()
+
+
+def test_http_backend_retries_until_server_recovers(flaky_server) -> None:
+    url, handler = flaky_server
+    llm = OpenAIChatLLM("m", base_url=url, max_retries=3, concurrency=1, timeout=5)
+    assert llm.generate(["hello there, world"], SETTINGS) == ["echo: hello there,"]
+    assert handler.seen == 3
+
+
+def test_http_backend_gives_up_with_clear_error(flaky_server) -> None:
+    url, _ = flaky_server
+    llm = OpenAIChatLLM("m", base_url=url, max_retries=0, concurrency=1, timeout=5)
+    with pytest.raises(LLMError, match="127.0.0.1"):
+        llm.generate(["hello"], SETTINGS)
+
+
+def test_dead_endpoint_raises_llm_error(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    cached = CachedLLM(OpenAIChatLLM("m", base_url=url, max_retries=1, timeout=2),
+                       tmp_path / "c.sqlite")
+    with pytest.raises(LLMError, match="failed"):
+        cached.generate(["hello"], SETTINGS)
+    assert cached.stats.calls == 0
