@@ -19,7 +19,12 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
     - `smollm2`: the bundled SmolLM2-135M-Instruct (transformers)
     - `hf:PATH`: any transformers causal-LM folder
     - `openai:MODEL`: an OpenAI-compatible endpoint (base URL from `base_url` or env)
+    - `llamacpp` / `llamacpp:PATH.gguf`: llama.cpp on the bundled (or another) GGUF
     """
+    if spec == "llamacpp" or spec.startswith("llamacpp:"):
+        from ragbridge.llms.llamacpp import LlamaCppLLM
+
+        return LlamaCppLLM(spec.split(":", 1)[1] if ":" in spec else None)
     if spec in ("smollm2", "hf:smollm2"):
         from ragbridge.llms.hf import TransformersLLM
 
@@ -32,7 +37,8 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
         from ragbridge.llms.openai_http import OpenAIChatLLM
 
         return OpenAIChatLLM(spec[len("openai:"):], base_url=base_url, concurrency=batch_size)
-    raise ValueError(f"unknown LLM {spec!r}: use 'smollm2', 'hf:PATH' or 'openai:MODEL'")
+    raise ValueError(f"unknown LLM {spec!r}: use 'smollm2', 'hf:PATH', 'llamacpp[:GGUF]'"
+                     " or 'openai:MODEL'")
 
 
 def load_llm(spec: str = DEFAULT_LLM, cache_path: Path | None = None,

@@ -10,7 +10,8 @@ import torch
 
 from ragbridge.llms.base import GenerationSettings, finish_output
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
+          "int8": torch.float32}
 
 
 def convert_gguf(gguf_path: Path, output: Path) -> Path:
@@ -56,6 +57,9 @@ class TransformersLLM:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device)
+        if dtype == "int8":  # dynamic int8 quantization of the linear layers (CPU)
+            self.model = torch.ao.quantization.quantize_dynamic(
+                self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.model.eval()
         self.device = device
         self.batch_size = batch_size
