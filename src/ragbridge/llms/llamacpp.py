@@ -20,7 +20,7 @@ class LlamaCppLLM:
 
     def __init__(self, gguf_path: str | Path | None = None, n_ctx: int = 4096,
                  threads: int | None = None, n_batch: int = 512, name: str | None = None,
-                 gpu_layers: int = 0) -> None:
+                 gpu_layers: int = 0, flash_attn: bool = False) -> None:
         from llama_cpp import Llama
 
         from ragbridge.assets import smollm2_gguf
@@ -28,7 +28,7 @@ class LlamaCppLLM:
         path = Path(gguf_path) if gguf_path else smollm2_gguf()
         self.model = Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_batch,
                            n_threads=threads or os.cpu_count() or 1, n_gpu_layers=gpu_layers,
-                           seed=0, verbose=False)
+                           flash_attn=flash_attn, seed=0, verbose=False)
         model_name = name or ("SmolLM2-135M-Instruct-Q4_1" if gguf_path is None else path.stem)
         self.identity = f"llama.cpp:{model_name}"
         self.seconds = 0.0
