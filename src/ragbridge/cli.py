@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from ragbridge.jsonl import InputError, write_json
+
+if TYPE_CHECKING:
+    from ragbridge.silver_stage import SilverSummary
 
 app = typer.Typer(help="BGM: bridge the preference gap between a frozen retriever and LLM.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -135,6 +138,64 @@ def run_gap(run: Path, split: str, n: int, k: int, llm_spec: str, base_url: str 
     run_dir.record("gap", {"split": split, "n": len(candidates), "k": k, "llm": model.identity,
                            "seed": seed, "seconds": round(seconds, 1)})
     console.print(f"wrote {run / 'gap.md'} and {run / 'gap.png'} ({seconds:.0f} s)")
+
+
+@app.command()
+def silver(
+        run: Annotated[Path, typer.Option(help="Run directory with candidates.jsonl")],
+        split: Annotated[str, typer.Option(help="Split to search")] = "train",
+        limit: Annotated[int | None, typer.Option(help="At most this many queries")] = None,
+        k: Annotated[int | None, typer.Option(help="Use only the top K candidates")] = None,
+        max_length: Annotated[int, typer.Option(help="Longest silver sequence")] = 5,
+        repeats: Annotated[bool, typer.Option(help="Allow a passage more than once")] = True,
+        metric: Annotated[str | None, typer.Option(help="Metric to maximise")] = None,
+        batch_queries: Annotated[int, typer.Option(help="Queries searched together")] = 16,
+        workers: Annotated[int, typer.Option(help="Ray workers (1: no Ray)")] = 1,
+        ray_address: Annotated[str | None, typer.Option(help="Existing Ray cluster")] = None,
+        llm: LLMOption = "smollm2",
+        base_url: BaseUrlOption = None,
+        batch_size: Annotated[int, typer.Option(help="LLM batch size")] = 8) -> None:
+    """Greedy silver passage sequences (SL data) into RUN/silver.jsonl; resumes if present."""
+    from ragbridge.llms import LLMError, load_llm
+    from ragbridge.paths import cache_dir
+    from ragbridge.rundir import RunDir
+    from ragbridge.silver import SilverConfig
+    from ragbridge.silver_stage import run_silver
+
+    config = SilverConfig(max_length=max_length, allow_repeats=repeats, metric=metric,
+                          batch_queries=batch_queries, k=k)
+    options = {"batch_size": batch_size, "base_url": base_url,
+               "cache_path": cache_dir() / "llm-cache.sqlite"}
+    try:
+        summary = run_silver(RunDir(run), lambda: load_llm(llm, **options), llm,
+                             dict(options), config, split=split, limit=limit, workers=workers,
+                             ray_address=ray_address)
+    except LLMError as error:
+        console.print(f"[red]LLM failed:[/red] {error}\nFinished queries are kept in "
+                      f"{run / 'silver.jsonl'}; rerun the same command to resume.")
+        raise typer.Exit(3) from None
+    print_silver_summary(summary)
+
+
+def print_silver_summary(summary: SilverSummary) -> None:
+    """The silver search summary as a table."""
+    from rich.table import Table
+
+    table = Table(title=f"silver search — {summary.queries} queries")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for label, value in [("mean silver score", f"{summary.mean_silver:.1f}"),
+                         ("mean top-K score", f"{summary.mean_top_k:.1f}"),
+                         ("mean empty score", f"{summary.mean_empty:.1f}"),
+                         ("mean sequence length", f"{summary.mean_length:.2f}"),
+                         ("empty sequences %", f"{summary.share_empty:.1f}"),
+                         ("sequences with repeats %", f"{summary.share_repeated:.1f}"),
+                         ("LLM calls per query",
+                          f"{summary.llm_calls / max(summary.queries, 1):.1f}"),
+                         ("cache hits", str(summary.cache_hits)),
+                         ("seconds", f"{summary.seconds:.0f}")]:
+        table.add_row(label, value)
+    console.print(table)
 
 
 @app.command("llm-server")

@@ -1,0 +1,141 @@
+"""Silver search: known optima, repetition, empty wins, resume after kill -9, failures, Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ragbridge.jsonl import write_jsonl
+from ragbridge.llms import CachedLLM, LLMError
+from ragbridge.rundir import RunDir
+from ragbridge.silver import SilverConfig, search_batch
+from ragbridge.silver_stage import run_silver
+
+sys.path.insert(0, str(Path(__file__).parent))
+from silver_fakes import (  # noqa: E402
+    EchoLLM,
+    SequenceRewardTask,
+    make_candidates,
+    varied_rewards,
+)
+
+
+def _search(tmp_path: Path, config: SilverConfig, count: int = 4) -> list[dict]:
+    task = SequenceRewardTask(varied_rewards(count))
+    llm = CachedLLM(EchoLLM(), tmp_path / "cache.sqlite")
+    return search_batch(make_candidates(count), task, llm, config)
+
+
+def test_greedy_finds_known_sequences(tmp_path: Path) -> None:
+    records = _search(tmp_path, SilverConfig())
+    assert [r["silver"] for r in records] == [["b", "a"], ["a", "a"], [], ["c"]]
+    assert [r["score"] for r in records] == [80, 60, 30, 5]
+    assert records[2]["empty_score"] == 30 and records[0]["top_k_score"] == 20
+    first_step = records[0]["trace"][1]
+    assert first_step["chosen"] == 1 and len(first_step["tried"]) == 3
+    assert records[0]["trace"][-1]["chosen"] is None  # stopped: nothing improved
+
+
+def test_repetition_can_be_switched_off(tmp_path: Path) -> None:
+    records = _search(tmp_path, SilverConfig(allow_repeats=False))
+    assert records[1]["silver"] == ["a"] and records[0]["silver"] == ["b", "a"]
+
+
+def test_max_length_bounds_the_sequence(tmp_path: Path) -> None:
+    records = _search(tmp_path, SilverConfig(max_length=1))
+    assert records[0]["silver"] == ["b"]
+
+
+def _prepare_run(path: Path, count: int) -> RunDir:
+    run = RunDir(path)
+    write_jsonl(run.candidates_path, (c.to_dict() for c in make_candidates(count)))
+    return run
+
+
+def _run(run: RunDir, cache: Path, llm: EchoLLM, count: int, batch: int = 2) -> None:
+    task = SequenceRewardTask(varied_rewards(count))
+    run_silver(run, lambda: CachedLLM(llm, cache), "echo", {}, SilverConfig(batch_queries=batch),
+               task=task)
+
+
+def test_rerun_makes_no_llm_calls(tmp_path: Path) -> None:
+    run = _prepare_run(tmp_path / "run", 6)
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), 6)
+    first = (run.path / "silver.jsonl").read_bytes()
+    (run.path / "silver.jsonl").unlink()
+    llm = EchoLLM()
+    _run(run, tmp_path / "c.sqlite", llm, 6)
+    assert llm.calls == 0 and (run.path / "silver.jsonl").read_bytes() == first
+
+
+CHILD = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from silver_fakes import EchoLLM
+    from test_silver import _run
+    from ragbridge.rundir import RunDir
+    _run(RunDir({run!r}), {cache!r}, EchoLLM(delay=0.15), {count})
+""")
+
+
+def test_resume_after_kill_gives_identical_file(tmp_path: Path) -> None:
+    count = 12
+    reference = _prepare_run(tmp_path / "reference", count)
+    _run(reference, tmp_path / "ref-cache.sqlite", EchoLLM(), count)
+    run = _prepare_run(tmp_path / "killed", count)
+    script = CHILD.format(tests=str(Path(__file__).parent), run=str(run.path),
+                          cache=str(tmp_path / "cache.sqlite"), count=count)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    silver = run.path / "silver.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not silver.exists() or
+                                      silver.read_bytes().count(b"\n") < 4):
+        time.sleep(0.02)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    written = silver.read_bytes().count(b"\n")
+    assert 4 <= written < count
+    with open(silver, "ab") as handle:  # a torn write, as a kill mid-append would leave
+        handle.write(b'{"id": "q9", "silv')
+    _run(run, tmp_path / "cache.sqlite", EchoLLM(), count)
+    assert silver.read_bytes() == (reference.path / "silver.jsonl").read_bytes()
+
+
+def test_failing_llm_keeps_finished_records(tmp_path: Path) -> None:
+    count = 8
+    run = _prepare_run(tmp_path / "run", count)
+    with pytest.raises(LLMError, match="127.0.0.1"):
+        _run(run, tmp_path / "c.sqlite", EchoLLM(fail_from_call=6), count)
+    kept = [json.loads(line) for line in (run.path / "silver.jsonl").read_text().splitlines()]
+    assert kept and len(kept) < count and [r["id"] for r in kept] == [f"q{i}" for i in
+                                                                      range(len(kept))]
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), count)
+    reference = _prepare_run(tmp_path / "reference", count)
+    _run(reference, tmp_path / "c2.sqlite", EchoLLM(), count)
+    assert (run.path / "silver.jsonl").read_bytes() == \
+        (reference.path / "silver.jsonl").read_bytes()
+
+
+def test_single_process_path_does_not_import_ray(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from silver_fakes import EchoLLM
+        from test_silver import _run, _prepare_run
+        from pathlib import Path
+        _run(_prepare_run(Path({str(tmp_path / 'r')!r}), 4), Path({str(tmp_path / 'c')!r}),
+             EchoLLM(), 4)
+        print("ray" in sys.modules)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip().splitlines()[-1] == "False"
