@@ -111,18 +111,25 @@ def _ray_windows(windows: list[list[Candidates]], task_name: str, llm_spec: str,
 
     from ragbridge.silver_worker import SilverWorker
 
-    if not ray.is_initialized():
+    started_here = not ray.is_initialized()
+    if started_here:
         ray.init(address=address, num_cpus=None if address else workers,
                  include_dashboard=False, log_to_driver=False)
     actor = ray.remote(SilverWorker)
     pool = [actor.remote(task_name, llm_spec, llm_options, str(cache_path), config)
             for _ in range(workers)]
     futures = [pool[i % workers].search.remote(window) for i, window in enumerate(windows)]
-    for future in futures:
-        records, calls, hits = ray.get(future)
-        counters["calls"] += calls
-        counters["hits"] += hits
-        yield records
+    try:
+        for future in futures:
+            records, calls, hits = ray.get(future)
+            counters["calls"] += calls
+            counters["hits"] += hits
+            yield records
+    finally:
+        for worker in pool:
+            ray.kill(worker)
+        if started_here:
+            ray.shutdown()
 
 
 def run_silver(run: RunDir, llm_factory: Callable[[], CachedLLM], llm_spec: str,

@@ -1,0 +1,52 @@
+"""Backends installed in CI give the reference's answers on a handful of prompts (greedy).
+
+fp32 transformers at any batch size must be identical to the one-at-a-time reference;
+llama.cpp (quantized kernels, other numerics) must get the same answers right and wrong as
+the reference (answer containment per prompt). bf16 is not held to this: it changes answers
+(see BENCHMARKS.md), so it is selectable but never a default.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ragbridge.llms import GenerationSettings, build_llm
+from ragbridge.tasks.metrics import contains_answer
+
+CASES = [
+    ("What is the capital of France? Answer in one word.", ["Paris"]),
+    ("Answer the question with a short answer, using the passages.\n"
+     "[1] Pacific Ocean: The Pacific Ocean is the largest and deepest of Earth's five oceanic "
+     "divisions.\nQuestion: what is the largest ocean", ["Pacific Ocean"]),
+    ("Answer the question with a short answer, using the passages.\n"
+     "[1] Alexander Graham Bell: Alexander Graham Bell was a Scottish-born inventor who is "
+     "credited with patenting the first practical telephone.\n"
+     "Question: who made the first telephone", ["Alexander Graham Bell"]),
+    ("Answer the question with a short answer, using the passages.\n"
+     "[1] Eiffel Tower: The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars "
+     "in Paris, France.\nQuestion: in which city is the eiffel tower", ["Paris"]),
+]
+PROMPTS = [prompt for prompt, _ in CASES]
+SETTINGS = GenerationSettings(max_new_tokens=12)
+
+
+@pytest.fixture(scope="module")
+def reference(smollm2) -> list[str]:
+    return smollm2.generate(PROMPTS, SETTINGS)
+
+
+def _correct(outputs: list[str]) -> list[bool]:
+    return [contains_answer(o, answers) for o, (_, answers) in zip(outputs, CASES, strict=True)]
+
+
+def test_reference_answers_correctly(reference: list[str]) -> None:
+    assert _correct(reference) == [True] * len(CASES)
+
+
+def test_fp32_batched_is_identical(reference: list[str]) -> None:
+    assert build_llm("smollm2", batch_size=4).generate(PROMPTS, SETTINGS) == reference
+
+
+def test_llamacpp_gives_the_same_answers(reference: list[str]) -> None:
+    outputs = build_llm("llamacpp").generate(PROMPTS, SETTINGS)
+    assert _correct(outputs) == _correct(reference)
