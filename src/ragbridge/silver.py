@@ -7,8 +7,8 @@ if it strictly improves the task metric, stop when none does or at `max_length`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ragbridge.llms import CachedLLM
@@ -52,8 +52,7 @@ def _prompt(task: Task, item: Candidates, sequence: Sequence[int]) -> str:
 
 
 def search_batch(items: Sequence[Candidates], task: Task, llm: CachedLLM,
-                 config: SilverConfig,
-                 on_step: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+                 config: SilverConfig) -> list[dict[str, Any]]:
     """Run the greedy search for a batch of queries; return one record per query, in order."""
     metric = config.metric or task.primary_metric
     states = [SearchState(item) for item in items]
@@ -66,7 +65,6 @@ def search_batch(items: Sequence[Candidates], task: Task, llm: CachedLLM,
         top_k = task.score(outputs[len(states) + number], state.item.example)
         state.score, state.scores = empty[metric], empty
         state.trace.append({"empty": empty[metric], "top_k": top_k[metric]})
-        state.trace[0]["top_k_scores"] = top_k
     while True:
         plans = [(state, extension) for state in states for extension in _extensions(state, config)]
         if not plans:
@@ -91,8 +89,6 @@ def search_batch(items: Sequence[Candidates], task: Task, llm: CachedLLM,
                     best_scores
             else:
                 state.done = True
-        if on_step:
-            on_step()
     return [_record(state, metric) for state in states]
 
 
@@ -103,10 +99,4 @@ def _record(state: SearchState, metric: str) -> dict[str, Any]:
             "silver": [hits[i].passage.id for i in state.sequence],
             "silver_positions": state.sequence, "score": state.score, "scores": state.scores,
             "empty_score": first["empty"], "top_k_score": first["top_k"],
-            "trace": [{"step": n, **{k: v for k, v in step.items() if k != "top_k_scores"}}
-                      for n, step in enumerate(state.trace)]}
-
-
-def config_dict(config: SilverConfig) -> dict[str, Any]:
-    """Plain dict of a config for config.json."""
-    return asdict(config)
+            "trace": [{"step": n, **step} for n, step in enumerate(state.trace)]}

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ragbridge.llms import CachedLLM
 from ragbridge.records import Candidates
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig, config_dict, search_batch
+from ragbridge.silver import SilverConfig, search_batch
 from ragbridge.tasks import Task, get_task
 
 
@@ -97,12 +97,15 @@ def summarize(records: Sequence[dict[str, Any]], llm_calls: int, cache_hits: int
 
 
 def _single_process(windows: list[list[Candidates]], task: Task, llm: CachedLLM,
-                    config: SilverConfig) -> Iterator[list[dict[str, Any]]]:
+                    config: SilverConfig,
+                    counters: dict[str, int]) -> Iterator[list[dict[str, Any]]]:
     for window in windows:
-        yield search_batch(window, task, llm, config)
+        records = search_batch(window, task, llm, config)
+        counters["calls"], counters["hits"] = llm.stats.calls, llm.stats.hits
+        yield records
 
 
-def _ray_windows(windows: list[list[Candidates]], task_name: str, llm_spec: str,
+def _ray_windows(windows: list[list[Candidates]], task: Task, llm_spec: str,
                  llm_options: dict[str, Any], cache_path: Path, config: SilverConfig,
                  workers: int, address: str | None,
                  counters: dict[str, int]) -> Iterator[list[dict[str, Any]]]:
@@ -116,7 +119,7 @@ def _ray_windows(windows: list[list[Candidates]], task_name: str, llm_spec: str,
         ray.init(address=address, num_cpus=None if address else workers,
                  include_dashboard=False, log_to_driver=False)
     actor = ray.remote(SilverWorker)
-    pool = [actor.remote(task_name, llm_spec, llm_options, str(cache_path), config)
+    pool = [actor.remote(task, llm_spec, llm_options, str(cache_path), config)
             for _ in range(workers)]
     futures = [pool[i % workers].search.remote(window) for i, window in enumerate(windows)]
     try:
@@ -137,8 +140,7 @@ def run_silver(run: RunDir, llm_factory: Callable[[], CachedLLM], llm_spec: str,
                limit: int | None = None, workers: int = 1,
                ray_address: str | None = None, task: Task | None = None) -> SilverSummary:
     """Search every query of `split` (resuming silver.jsonl) and summarise all records."""
-    task_name = run.config().get("retrieve", {}).get("task", "qa")
-    task = task or get_task(task_name)
+    task = task or get_task(run.config().get("retrieve", {}).get("task", "qa"))
     items = run.candidates(split)[:limit]
     if config.k:
         items = [replace(c, hits=c.hits[:config.k]) for c in items]
@@ -150,14 +152,12 @@ def run_silver(run: RunDir, llm_factory: Callable[[], CachedLLM], llm_spec: str,
     pending = _windows(items[len(done):], config.batch_queries)
     counters = {"calls": 0, "hits": 0}
     started = time.perf_counter()
-    llm: CachedLLM | None = None
     if workers > 1 or ray_address:
         cache_path = llm_options.pop("cache_path")
-        results = _ray_windows(pending, task_name, llm_spec, llm_options, cache_path, config,
+        results = _ray_windows(pending, task, llm_spec, llm_options, cache_path, config,
                                workers, ray_address, counters)
     else:
-        llm = llm_factory()
-        results = _single_process(pending, task, llm, config)
+        results = _single_process(pending, task, llm_factory(), config, counters)
     records = list(done)
     columns = (TextColumn("[bold]silver[/bold]"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
@@ -166,15 +166,13 @@ def run_silver(run: RunDir, llm_factory: Callable[[], CachedLLM], llm_spec: str,
         for window_records in results:
             _append(path, window_records)
             records += window_records
-            calls = llm.stats.calls if llm else counters["calls"]
-            hits = llm.stats.hits if llm else counters["hits"]
             elapsed = time.perf_counter() - started
             rate = (len(records) - len(done)) / elapsed if elapsed else 0.0
             progress.update(bar, completed=len(records),
-                            info=f"{rate:.2f} q/s · LLM calls {calls} · cache hits {hits}")
-    calls = llm.stats.calls if llm else counters["calls"]
-    hits = llm.stats.hits if llm else counters["hits"]
-    summary = summarize(records, calls, hits, time.perf_counter() - started)
-    run.record("silver", {**config_dict(config), "split": split, "limit": limit,
+                            info=f"{rate:.2f} q/s · LLM calls {counters['calls']} · "
+                                 f"cache hits {counters['hits']}")
+    summary = summarize(records, counters["calls"], counters["hits"],
+                        time.perf_counter() - started)
+    run.record("silver", {**asdict(config), "split": split, "limit": limit,
                           "workers": workers, "llm": llm_spec, "summary": summary.to_dict()})
     return summary

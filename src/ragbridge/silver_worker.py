@@ -7,20 +7,20 @@ from typing import Any
 
 from ragbridge.records import Candidates
 from ragbridge.silver import SilverConfig, search_batch
+from ragbridge.tasks import Task
 
 
 class SilverWorker:
     """Searches windows of queries; returns (records, LLM calls, cache hits) per window."""
 
-    def __init__(self, task_name: str, llm_spec: str, llm_options: dict[str, Any],
+    def __init__(self, task: Task, llm_spec: str, llm_options: dict[str, Any],
                  cache_path: str, config: SilverConfig) -> None:
         import torch
 
         from ragbridge.llms import load_llm
-        from ragbridge.tasks import get_task
 
         torch.set_num_threads(1)
-        self.task = get_task(task_name)
+        self.task = task
         self.llm = load_llm(llm_spec, cache_path=Path(cache_path), **llm_options)
         self.config = config
 
