@@ -18,15 +18,17 @@ import time
 from pathlib import Path
 
 CANDIDATES = {
-    "transformers fp32, batch 1": ("smollm2", {"batch_size": 1}),
-    "transformers fp32, batch 4": ("smollm2", {"batch_size": 4}),
-    "transformers fp32, batch 8": ("smollm2", {"batch_size": 8}),
-    "transformers fp32, batch 16": ("smollm2", {"batch_size": 16}),
+    "transformers fp32, batch 1": ("smollm2", {"batch_size": 1, "dtype": "float32"}),
+    "transformers fp32, batch 4": ("smollm2", {"batch_size": 4, "dtype": "float32"}),
+    "transformers fp32, batch 8": ("smollm2", {"batch_size": 8, "dtype": "float32"}),
+    "transformers fp32, batch 16": ("smollm2", {"batch_size": 16, "dtype": "float32"}),
     "transformers bf16, batch 8": ("smollm2", {"batch_size": 8, "dtype": "bfloat16"}),
     "transformers int8 dynamic, batch 8": ("smollm2", {"batch_size": 8, "dtype": "int8"}),
     "llama.cpp Q4_1 (llama-cpp-python)": ("llamacpp", {}),
     "llama.cpp Q4_1, flash attention": ("llamacpp", {"flash_attn": True}),
     "transformers bf16, batch 16": ("smollm2", {"batch_size": 16, "dtype": "bfloat16"}),
+    "transformers bf16, batch 4": ("smollm2", {"batch_size": 4, "dtype": "bfloat16"}),
+    "transformers bf16, batch 1": ("smollm2", {"batch_size": 1, "dtype": "bfloat16"}),
     "Qwen2.5-Coder-0.5B Q4_K_M, llama.cpp": ("llamacpp:qwen2.5-coder-0.5b", {}),
     "Qwen2.5-Coder-1.5B, llama.cpp": ("llamacpp:qwen2.5-coder-1.5b", {}),
 }

@@ -11,10 +11,10 @@ from ragbridge.records import Example, Passage
 
 @pytest.fixture(scope="session")
 def smollm2():
-    """The real bundled SmolLM2-135M-Instruct through transformers (uncached backend)."""
+    """The real bundled SmolLM2-135M-Instruct, fp32 transformers: the reference backend."""
     from ragbridge.llms.hf import TransformersLLM
 
-    return TransformersLLM(batch_size=4)
+    return TransformersLLM(batch_size=4, dtype="float32")
 
 
 @pytest.fixture()

@@ -1,16 +1,19 @@
 """Backends installed in CI give the reference's answers on a handful of prompts (greedy).
 
 fp32 transformers at any batch size must be identical to the one-at-a-time reference;
-llama.cpp (quantized kernels, other numerics) must get the same answers right and wrong as
-the reference (answer containment per prompt). bf16 is not held to this: it changes answers
-(see BENCHMARKS.md), so it is selectable but never a default.
+llama.cpp (quantized kernels, other numerics) and the default backend (bf16 where the CPU
+has it) one prompt at a time must get the same answers right and wrong as the reference
+(answer containment per prompt). Batched bf16 rounds differently with the padding of its
+batch: it is held to losing at most one answer here, and to within 1 point of the
+reference's accuracy on 200 dev questions in BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from ragbridge.llms import GenerationSettings, build_llm
+from ragbridge.llms import DEFAULT_LLM, GenerationSettings, build_llm
+from ragbridge.llms.hf import cpu_has_native_bf16
 from ragbridge.tasks.metrics import contains_answer
 
 CASES = [
@@ -44,7 +47,19 @@ def test_reference_answers_correctly(reference: list[str]) -> None:
 
 
 def test_fp32_batched_is_identical(reference: list[str]) -> None:
-    assert build_llm("smollm2", batch_size=4).generate(PROMPTS, SETTINGS) == reference
+    assert build_llm("smollm2-fp32", batch_size=4).generate(PROMPTS, SETTINGS) == reference
+
+
+def test_default_backend_is_bf16_where_native_and_gives_the_same_answers(
+        reference: list[str]) -> None:
+    llm = build_llm(DEFAULT_LLM, batch_size=1)
+    assert llm.identity.endswith("bfloat16" if cpu_has_native_bf16() else "float32")
+    assert _correct(llm.generate(PROMPTS, SETTINGS)) == _correct(reference)
+
+
+def test_bf16_batched_loses_at_most_one_answer(reference: list[str]) -> None:
+    outputs = build_llm("smollm2-bf16", batch_size=4).generate(PROMPTS, SETTINGS)
+    assert sum(_correct(outputs)) >= sum(_correct(reference)) - 1
 
 
 def test_llamacpp_gives_the_same_answers(reference: list[str]) -> None:

@@ -13,11 +13,14 @@ DEFAULT_LLM = "smollm2"
 
 
 def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
-              dtype: str = "float32", base_url: str | None = None,
+              dtype: str = "auto", base_url: str | None = None,
               flash_attn: bool = False) -> LLM:
     """An uncached backend from a spec.
 
-    - `smollm2`: the bundled SmolLM2-135M-Instruct (transformers)
+    - `smollm2`: the bundled SmolLM2-135M-Instruct (transformers; `dtype="auto"` is bf16
+      where the CPU has it natively, else fp32); `smollm2-fp32` / `smollm2-bf16` fix the
+      precision (fp32 is bit-identical at every batch size; bf16 output can change with
+      the batch it is computed in)
     - `hf:PATH`: any transformers causal-LM folder
     - `openai:MODEL`: an OpenAI-compatible endpoint (base URL from `base_url` or env)
     - `llamacpp` / `llamacpp:PATH.gguf`: llama.cpp on the bundled (or another) GGUF;
@@ -32,10 +35,11 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
 
             return LlamaCppLLM(split_gguf(target), name=target, flash_attn=flash_attn)
         return LlamaCppLLM(target, flash_attn=flash_attn)
-    if spec in ("smollm2", "hf:smollm2"):
+    if spec in ("smollm2", "hf:smollm2", "smollm2-fp32", "smollm2-bf16"):
         from ragbridge.llms.hf import TransformersLLM
 
-        return TransformersLLM(None, device=device, dtype=dtype, batch_size=batch_size)
+        fixed = {"smollm2-fp32": "float32", "smollm2-bf16": "bfloat16"}.get(spec, dtype)
+        return TransformersLLM(None, device=device, dtype=fixed, batch_size=batch_size)
     if spec.startswith("hf:"):
         from ragbridge.llms.hf import TransformersLLM
 
@@ -44,7 +48,8 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
         from ragbridge.llms.openai_http import OpenAIChatLLM
 
         return OpenAIChatLLM(spec[len("openai:"):], base_url=base_url, concurrency=batch_size)
-    raise ValueError(f"unknown LLM {spec!r}: use 'smollm2', 'hf:PATH', 'llamacpp[:GGUF]'"
+    raise ValueError(f"unknown LLM {spec!r}: use 'smollm2[-fp32|-bf16]', 'hf:PATH', "
+                     "'llamacpp[:GGUF]'"
                      " or 'openai:MODEL'")
 
 
