@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 
 from ragbridge.jsonl import InputError, write_json
+from ragbridge.llms import DEFAULT_LLM as DEFAULT_LLM_SPEC
 
 if TYPE_CHECKING:
+    from ragbridge.silver import SilverConfig
     from ragbridge.silver_stage import SilverSummary
 
 app = typer.Typer(help="BGM: bridge the preference gap between a frozen retriever and LLM.",
@@ -21,7 +23,9 @@ data_app = typer.Typer(help="Prepare data sets (fetched from package registries)
 app.add_typer(data_app, name="data")
 console = Console()
 
-LLMOption = Annotated[str, typer.Option(help="LLM: smollm2 | hf:PATH | openai:MODEL")]
+LLMOption = Annotated[str, typer.Option(
+    help="LLM: smollm2 (bf16 where native) | smollm2-fp32 | smollm2-bf16 | "
+         "llamacpp[:GGUF|qwen2.5-coder-0.5b|qwen2.5-coder-1.5b] | hf:PATH | openai:MODEL")]
 BaseUrlOption = Annotated[str | None, typer.Option(
     help="Base URL of an OpenAI-compatible endpoint (or $RAGBRIDGE_LLM_BASE_URL)")]
 
@@ -101,7 +105,7 @@ def gap(
         split: Annotated[str, typer.Option(help="Split to probe")] = "dev",
         n: Annotated[int, typer.Option(help="Number of examples")] = 200,
         k: Annotated[int, typer.Option(help="Use the top K candidates")] = 5,
-        llm: LLMOption = "smollm2",
+        llm: LLMOption = DEFAULT_LLM_SPEC,
         base_url: BaseUrlOption = None,
         batch_size: Annotated[int, typer.Option(help="LLM batch size")] = 8,
         seed: Annotated[int, typer.Option(help="Seed of the shuffled arrangement")] = 0) -> None:
@@ -152,29 +156,40 @@ def silver(
         batch_queries: Annotated[int, typer.Option(help="Queries searched together")] = 16,
         workers: Annotated[int, typer.Option(help="Ray workers (1: no Ray)")] = 1,
         ray_address: Annotated[str | None, typer.Option(help="Existing Ray cluster")] = None,
-        llm: LLMOption = "smollm2",
+        llm: LLMOption = DEFAULT_LLM_SPEC,
         base_url: BaseUrlOption = None,
         batch_size: Annotated[int, typer.Option(help="LLM batch size")] = 8) -> None:
-    """Greedy silver passage sequences (SL data) into RUN/silver.jsonl; resumes if present."""
-    from ragbridge.llms import LLMError, load_llm
-    from ragbridge.paths import cache_dir
-    from ragbridge.rundir import RunDir
+    """Greedy silver passage sequences (SL data) into RUN/silver.jsonl (other splits:
+    silver-SPLIT.jsonl); resumes if present."""
     from ragbridge.silver import SilverConfig
-    from ragbridge.silver_stage import run_silver
 
     config = SilverConfig(max_length=max_length, allow_repeats=repeats, metric=metric,
                           batch_queries=batch_queries, k=k)
+    run_silver_search(run, split, limit, config, llm, base_url, batch_size, workers,
+                      ray_address)
+
+
+def run_silver_search(run: Path, split: str, limit: int | None, config: SilverConfig,
+                      llm_spec: str, base_url: str | None = None, batch_size: int = 8,
+                      workers: int = 1, ray_address: str | None = None) -> SilverSummary:
+    """Run (or resume) the silver search, print its summary; exit 3 if the LLM fails."""
+    from ragbridge.llms import LLMError, load_llm
+    from ragbridge.paths import cache_dir
+    from ragbridge.rundir import RunDir
+    from ragbridge.silver_stage import run_silver
+
     options = {"batch_size": batch_size, "base_url": base_url,
                "cache_path": cache_dir() / "llm-cache.sqlite"}
     try:
-        summary = run_silver(RunDir(run), lambda: load_llm(llm, **options), llm,
+        summary = run_silver(RunDir(run), lambda: load_llm(llm_spec, **options), llm_spec,
                              dict(options), config, split=split, limit=limit, workers=workers,
                              ray_address=ray_address)
     except LLMError as error:
         console.print(f"[red]LLM failed:[/red] {error}\nFinished queries are kept in "
-                      f"{run / 'silver.jsonl'}; rerun the same command to resume.")
+                      f"{RunDir(run).silver_path(split)}; rerun the same command to resume.")
         raise typer.Exit(3) from None
     print_silver_summary(summary)
+    return summary
 
 
 def print_silver_summary(summary: SilverSummary) -> None:
@@ -198,9 +213,58 @@ def print_silver_summary(summary: SilverSummary) -> None:
     console.print(table)
 
 
+@app.command("train-sl")
+def train_sl_command(
+        run: Annotated[Path, typer.Option(help="Run directory with candidates + silver")],
+        family: Annotated[str, typer.Option(
+            help="minilm-encdec | smollm2-causal | t5-random | seq2seq:PATH | causal:PATH")
+        ] = "minilm-encdec",
+        epochs: Annotated[int, typer.Option(help="Training epochs")] = 3,
+        batch_size: Annotated[int, typer.Option(help="Training batch size")] = 8,
+        learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 1e-4,
+        k: Annotated[int, typer.Option(help="Candidates the bridge reads")] = 5,
+        passage_tokens: Annotated[int, typer.Option(help="Token budget per passage")] = 64,
+        dev_limit: Annotated[int, typer.Option(help="Dev examples evaluated per epoch")] = 100,
+        limit: Annotated[int | None, typer.Option(help="At most this many train queries")] = None,
+        out: Annotated[Path | None, typer.Option(help="Output folder (RUN/bridge-sl)")] = None,
+        llm: LLMOption = DEFAULT_LLM_SPEC,
+        device: Annotated[str, typer.Option(help="cpu | cuda")] = "cpu",
+        seed: Annotated[int, typer.Option(help="Seed")] = 0) -> None:
+    """SL stage: fine-tune a bridge on silver.jsonl; dev metric each epoch; resumes."""
+    from ragbridge.bridge.data import load_bridge_examples
+    from ragbridge.bridge.sl import SLConfig, train_sl
+    from ragbridge.llms import load_llm
+    from ragbridge.rundir import RunDir
+    from ragbridge.tasks import get_task
+
+    run_dir = RunDir(run)
+    config = SLConfig(family=family, epochs=epochs, batch_size=batch_size,
+                      learning_rate=learning_rate, k=k, passage_tokens=passage_tokens,
+                      seed=seed, device=device)
+    try:
+        train = load_bridge_examples(run_dir, "train", k, limit)
+        dev = load_bridge_examples(run_dir, "dev", k, dev_limit, need_silver=False)
+    except (FileNotFoundError, InputError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    task = get_task(run_dir.config().get("retrieve", {}).get("task", "qa"))
+    folder = out or run / "bridge-sl"
+
+    def show(report: dict) -> None:
+        console.print(f"epoch {report['epoch']}: dev {task.primary_metric} "
+                      f"{report['metric']:.1f}, sequence EM {report['exact_match']:.1f}, "
+                      f"passages {report['mean_passages']:.2f}")
+
+    history = train_sl(train, dev, task, load_llm(llm), config, folder, on_epoch=show)
+    run_dir.record("train-sl", {**history["config"], "train": len(train), "dev": len(dev),
+                                "best_epoch": history["best_epoch"], "out": str(folder)})
+    console.print(f"best epoch {history['best_epoch']}; bridge in {folder / 'model'}, "
+                  f"curves in {folder / 'training.png'}")
+
+
 @app.command("llm-server")
 def llm_server(
-        llm: LLMOption = "smollm2",
+        llm: LLMOption = DEFAULT_LLM_SPEC,
         host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port")] = 8000,
         model_name: Annotated[str, typer.Option(help="Model name to report")] = "smollm2") -> None:
@@ -216,13 +280,17 @@ def llm_server(
 @app.command()
 def demo(
         runs: Annotated[Path, typer.Option(help="Folder for the run directories")] = Path("runs"),
-        n: Annotated[int, typer.Option(help="Dev examples in the gap probe")] = 200,
-        quick: Annotated[bool, typer.Option(help="A small first look (n=20)")] = False,
-        llm: LLMOption = "smollm2") -> None:
-    """The main job on the embedded default: data, retrieval, recall, the preference-gap probe."""
+        gap_n: Annotated[int, typer.Option(help="Dev examples in the gap probe")] = 100,
+        silver_n: Annotated[int, typer.Option(help="Train queries in the silver search")] = 500,
+        quick: Annotated[bool, typer.Option(
+            help="A small first look (20 gap examples, 32 silver queries)")] = False,
+        llm: LLMOption = DEFAULT_LLM_SPEC) -> None:
+    """The main job on the embedded default: data, retrieval, gap probe, silver search."""
     from ragbridge.demo import run_demo
 
-    run_demo(runs, n=20 if quick else n, llm_spec=llm, console=console)
+    if quick:
+        gap_n, silver_n = 20, 32
+    run_demo(runs, gap_n=gap_n, silver_n=silver_n, llm_spec=llm, console=console)
 
 
 def main() -> None:

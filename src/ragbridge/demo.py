@@ -23,30 +23,50 @@ def _ensure_data(name: str, console: Console) -> None:
     console.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-def run_demo(runs: Path, n: int, llm_spec: str, console: Console) -> None:
-    """nq-wiki (BM25 and dense recall, gap with dense) and email-subject (gap with BM25)."""
-    from ragbridge.cli import run_gap
+def run_demo(runs: Path, gap_n: int, silver_n: int, llm_spec: str, console: Console) -> None:
+    """nq-wiki (recall, gap and silver search on dense candidates) and email-subject (BM25)."""
+    from ragbridge.cli import run_gap, run_silver_search
     from ragbridge.data import load_dataset
     from ragbridge.retrieval_stage import retrieve_candidates
     from ragbridge.rundir import RunDir
+    from ragbridge.silver import SilverConfig
 
     started = time.perf_counter()
-    summary: dict[str, object] = {}
+    summary: dict[str, object] = {"llm": llm_spec, "gap examples": gap_n,
+                                  "silver queries": silver_n}
+    timings: dict[str, float] = {}
+
+    def lap(stage: str, since: float) -> float:
+        timings[stage] = round(time.perf_counter() - since, 1)
+        return time.perf_counter()
+
     for name in ("nq-wiki", "email-subject"):
         _ensure_data(name, console)
+    clock = lap("data", started)
     nq = load_dataset("nq-wiki")
     recalls = {}
-    for retriever in ("bm25", "dense"):
+    for retriever, splits in (("bm25", ["dev"]), ("dense", ["train", "dev", "test"])):
         run = RunDir(runs / f"nq-wiki-{retriever}")
-        recalls[retriever] = retrieve_candidates(nq, retriever, 10, ["dev"], run)["dev"]
+        recalls[retriever] = retrieve_candidates(nq, retriever, 10, splits, run)["dev"]
         console.print(f"nq-wiki dev {retriever}: " +
                       ", ".join(f"R@{d} {v:.1f}" for d, v in recalls[retriever].items()))
     summary["nq-wiki recall (dev)"] = recalls
-    run_gap(runs / "nq-wiki-dense", "dev", n, 5, llm_spec, None, 8, 0)
     email = load_dataset("email-subject")
-    retrieve_candidates(email, "bm25", 5, ["dev"], RunDir(runs / "email-subject-bm25"))
-    run_gap(runs / "email-subject-bm25", "dev", n, 5, llm_spec, None, 8, 0)
+    retrieve_candidates(email, "bm25", 5, ["train", "dev", "test"],
+                        RunDir(runs / "email-subject-bm25"))
+    clock = lap("retrieve", clock)
+    run_gap(runs / "nq-wiki-dense", "dev", gap_n, 5, llm_spec, None, 8, 0)
+    run_gap(runs / "email-subject-bm25", "dev", gap_n, 5, llm_spec, None, 8, 0)
+    clock = lap("gap probe", clock)
+    silver = {}
+    for run_name in ("nq-wiki-dense", "email-subject-bm25"):
+        found = run_silver_search(runs / run_name, "train", silver_n, SilverConfig(k=5), llm_spec)
+        silver[run_name] = found.to_dict()
+        clock = lap(f"silver {run_name}", clock)
+    summary["silver (train)"] = silver
+    summary["stage seconds"] = timings
     summary["seconds"] = round(time.perf_counter() - started, 1)
     write_json(runs / "demo-summary.json", summary)
-    console.print(f"[bold green]demo finished[/bold green] in {summary['seconds']} s; "
+    console.print(f"[bold green]demo finished[/bold green] in {summary['seconds']} s "
+                  f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())}); "
                   f"results under {runs}/")

@@ -40,6 +40,10 @@ class RunDir:
         """Retrieved candidates of every split."""
         return self.path / "candidates.jsonl"
 
+    def silver_path(self, split: str = "train") -> Path:
+        """Silver sequences of a split (train: silver.jsonl, others: silver-SPLIT.jsonl)."""
+        return self.path / ("silver.jsonl" if split == "train" else f"silver-{split}.jsonl")
+
     def config(self) -> dict[str, Any]:
         """The recorded settings so far."""
         file = self.path / "config.json"

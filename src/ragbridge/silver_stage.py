@@ -138,13 +138,17 @@ def _ray_windows(windows: list[list[Candidates]], task: Task, llm_spec: str,
 def run_silver(run: RunDir, llm_factory: Callable[[], CachedLLM], llm_spec: str,
                llm_options: dict[str, Any], config: SilverConfig, split: str = "train",
                limit: int | None = None, workers: int = 1,
-               ray_address: str | None = None, task: Task | None = None) -> SilverSummary:
-    """Search every query of `split` (resuming silver.jsonl) and summarise all records."""
+               ray_address: str | None = None, task: Task | None = None,
+               use_ray: bool = False) -> SilverSummary:
+    """Search every query of `split` (resuming silver.jsonl) and summarise all records.
+
+    Ray is used for more than one worker, for a cluster address, or when `use_ray` asks.
+    """
     task = task or get_task(run.config().get("retrieve", {}).get("task", "qa"))
     items = run.candidates(split)[:limit]
     if config.k:
         items = [replace(c, hits=c.hits[:config.k]) for c in items]
-    path = run.path / "silver.jsonl"
+    path = run.silver_path(split)
     done = completed_records(path, config.batch_queries)
     done_ids = [r["id"] for r in done]
     if done_ids != [c.example.id for c in items[:len(done_ids)]]:
@@ -152,7 +156,7 @@ def run_silver(run: RunDir, llm_factory: Callable[[], CachedLLM], llm_spec: str,
     pending = _windows(items[len(done):], config.batch_queries)
     counters = {"calls": 0, "hits": 0}
     started = time.perf_counter()
-    if workers > 1 or ray_address:
+    if workers > 1 or ray_address or use_ray:
         cache_path = llm_options.pop("cache_path")
         results = _ray_windows(pending, task, llm_spec, llm_options, cache_path, config,
                                workers, ray_address, counters)
@@ -173,6 +177,7 @@ def run_silver(run: RunDir, llm_factory: Callable[[], CachedLLM], llm_spec: str,
                                  f"cache hits {counters['hits']}")
     summary = summarize(records, counters["calls"], counters["hits"],
                         time.perf_counter() - started)
-    run.record("silver", {**asdict(config), "split": split, "limit": limit,
-                          "workers": workers, "llm": llm_spec, "summary": summary.to_dict()})
+    stage = "silver" if split == "train" else f"silver-{split}"
+    run.record(stage, {**asdict(config), "split": split, "limit": limit, "workers": workers,
+                       "llm": llm_spec, "summary": summary.to_dict()})
     return summary
