@@ -281,16 +281,20 @@ def llm_server(
 def demo(
         runs: Annotated[Path, typer.Option(help="Folder for the run directories")] = Path("runs"),
         gap_n: Annotated[int, typer.Option(help="Dev examples in the gap probe")] = 100,
-        silver_n: Annotated[int, typer.Option(help="Train queries in the silver search")] = 500,
+        silver_n: Annotated[int, typer.Option(
+            help="nq-wiki train queries in the silver search")] = 500,
+        email_silver_n: Annotated[int, typer.Option(
+            help="email-subject train queries in the silver search")] = 200,
         quick: Annotated[bool, typer.Option(
-            help="A small first look (20 gap examples, 32 silver queries)")] = False,
+            help="A small first look (20 gap examples, 32 silver queries each)")] = False,
         llm: LLMOption = DEFAULT_LLM_SPEC) -> None:
     """The main job on the embedded default: data, retrieval, gap probe, silver search."""
     from ragbridge.demo import run_demo
 
     if quick:
-        gap_n, silver_n = 20, 32
-    run_demo(runs, gap_n=gap_n, silver_n=silver_n, llm_spec=llm, console=console)
+        gap_n, silver_n, email_silver_n = 20, 32, 32
+    run_demo(runs, gap_n=gap_n, silver_n=silver_n, email_silver_n=email_silver_n,
+             llm_spec=llm, console=console)
 
 
 def main() -> None:

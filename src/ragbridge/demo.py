@@ -23,7 +23,8 @@ def _ensure_data(name: str, console: Console) -> None:
     console.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-def run_demo(runs: Path, gap_n: int, silver_n: int, llm_spec: str, console: Console) -> None:
+def run_demo(runs: Path, gap_n: int, silver_n: int, email_silver_n: int, llm_spec: str,
+             console: Console) -> None:
     """nq-wiki (recall, gap and silver search on dense candidates) and email-subject (BM25)."""
     from ragbridge.cli import run_gap, run_silver_search
     from ragbridge.data import load_dataset
@@ -33,7 +34,8 @@ def run_demo(runs: Path, gap_n: int, silver_n: int, llm_spec: str, console: Cons
 
     started = time.perf_counter()
     summary: dict[str, object] = {"llm": llm_spec, "gap examples": gap_n,
-                                  "silver queries": silver_n}
+                                  "silver queries": {"nq-wiki": silver_n,
+                                                     "email-subject": email_silver_n}}
     timings: dict[str, float] = {}
 
     def lap(stage: str, since: float) -> float:
@@ -59,8 +61,8 @@ def run_demo(runs: Path, gap_n: int, silver_n: int, llm_spec: str, console: Cons
     run_gap(runs / "email-subject-bm25", "dev", gap_n, 5, llm_spec, None, 8, 0)
     clock = lap("gap probe", clock)
     silver = {}
-    for run_name in ("nq-wiki-dense", "email-subject-bm25"):
-        found = run_silver_search(runs / run_name, "train", silver_n, SilverConfig(k=5), llm_spec)
+    for run_name, limit in (("nq-wiki-dense", silver_n), ("email-subject-bm25", email_silver_n)):
+        found = run_silver_search(runs / run_name, "train", limit, SilverConfig(k=5), llm_spec)
         silver[run_name] = found.to_dict()
         clock = lap(f"silver {run_name}", clock)
     summary["silver (train)"] = silver
