@@ -1,0 +1,91 @@
+"""The point-wise baseline: a MiniLM cross-encoder scoring each (query, passage) on its own.
+
+BGM's point-wise reranker: trained on the silver labels (a candidate is positive when the
+silver sequence uses it), it keeps the candidates it scores above a threshold (tuned on dev)
+in descending score order. The model is a sentence-transformers `CrossEncoder` warm-started
+from the bundled all-MiniLM-L6-v2 (the classification head is new); training is a plain
+binary cross-entropy loop over its transformers model.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ragbridge.records import Passage
+
+
+def _pair_text(passage: Passage) -> str:
+    return f"{passage.title}: {passage.text}" if passage.title else passage.text
+
+
+class PointwiseReranker:
+    """Scores candidates independently; `select` keeps those above `threshold`."""
+
+    def __init__(self, path: str | Path | None = None, max_length: int = 256,
+                 device: str = "cpu", threshold: float = 0.0) -> None:
+        from sentence_transformers import CrossEncoder
+
+        from ragbridge.assets import minilm_dir
+
+        self.encoder = CrossEncoder(str(path or minilm_dir()), num_labels=1,
+                                    max_length=max_length, device=device)
+        self.threshold = threshold
+
+    def scores(self, query: str, passages: Sequence[Passage]) -> list[float]:
+        """One logit per passage (higher: more useful to the LLM)."""
+        if not passages:
+            return []
+        pairs = [(query, _pair_text(p)) for p in passages]
+        values = self.encoder.predict(pairs, activation_fn=torch.nn.Identity(),
+                                      show_progress_bar=False, convert_to_numpy=True)
+        return [float(v) for v in values]
+
+    def select(self, query: str, passages: Sequence[Passage]) -> list[int]:
+        """Positions of the passages scored above the threshold, best first."""
+        scored = sorted(enumerate(self.scores(query, passages)), key=lambda s: -s[1])
+        return [position for position, score in scored if score > self.threshold]
+
+    def train(self, examples: Sequence[tuple[str, Sequence[Passage], set[int]]],
+              epochs: int = 1, batch_size: int = 16, learning_rate: float = 2e-5,
+              seed: int = 0) -> list[float]:
+        """Binary cross-entropy on (query, passage, used-by-silver) pairs; returns losses."""
+        model, tokenizer = self.encoder.model, self.encoder.tokenizer
+        pairs: list[tuple[str, str, float]] = [
+            (query, _pair_text(p), float(n in positive))
+            for query, passages, positive in examples for n, p in enumerate(passages)]
+        optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+        positives = sum(label for *_, label in pairs)
+        weight = torch.tensor((len(pairs) - positives) / max(positives, 1.0))
+        losses: list[float] = []
+        model.train()
+        for epoch in range(epochs):
+            random.Random(seed + epoch).shuffle(pairs)
+            for start in range(0, len(pairs), batch_size):
+                batch = pairs[start:start + batch_size]
+                encoded = tokenizer([q for q, _, _ in batch], [t for _, t, _ in batch],
+                                    padding=True, truncation=True,
+                                    max_length=self.encoder.max_length, return_tensors="pt")
+                encoded = {k: v.to(model.device) for k, v in encoded.items()}
+                logits = model(**encoded).logits.squeeze(-1)
+                labels = torch.tensor([label for *_, label in batch], device=model.device)
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                    logits, labels, pos_weight=weight.to(model.device))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+        model.eval()
+        return losses
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """A sentence-transformers CrossEncoder folder."""
+        self.encoder.save_pretrained(str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Settings worth recording."""
+        return {"threshold": self.threshold, "max_length": self.encoder.max_length}
