@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -262,6 +263,54 @@ def train_sl_command(
                   f"curves in {folder / 'training.png'}")
 
 
+@app.command()
+def evaluate(
+        run: Annotated[Path, typer.Option(help="Run directory with candidates.jsonl")],
+        split: Annotated[str, typer.Option(help="Split to evaluate")] = "test",
+        n: Annotated[int | None, typer.Option(help="At most this many examples")] = None,
+        k: Annotated[int, typer.Option(help="Candidates per query")] = 5,
+        bridge: Annotated[list[str] | None, typer.Option(
+            help="NAME=PATH of a trained bridge (repeatable)")] = None,
+        llm: LLMOption = DEFAULT_LLM_SPEC,
+        base_url: BaseUrlOption = None,
+        batch_size: Annotated[int, typer.Option(help="LLM batch size")] = 8) -> None:
+    """Downstream metric, passages and prompt tokens for every method on a split."""
+    bridges = {}
+    for item in bridge or []:
+        name, _, path = item.partition("=")
+        if not path:
+            console.print(f"[red]error:[/red] --bridge wants NAME=PATH, got {item!r}")
+            raise typer.Exit(2)
+        bridges[name] = Path(path)
+    run_evaluate(run, split, n, k, bridges, llm, base_url, batch_size)
+
+
+def run_evaluate(run: Path, split: str, n: int | None, k: int, bridges: dict[str, Path],
+                 llm_spec: str, base_url: str | None = None, batch_size: int = 8) -> None:
+    """Run the evaluate stage and print its table."""
+    from rich.table import Table
+
+    from ragbridge.evaluation_stage import run_evaluation
+    from ragbridge.llms import load_llm
+    from ragbridge.rundir import RunDir
+
+    model = load_llm(llm_spec, batch_size=batch_size, base_url=base_url)
+    try:
+        results = run_evaluation(RunDir(run), split, n, k, model, bridges)
+    except (FileNotFoundError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    title = json.loads((run / f"eval-{split}.json").read_text())["title"]
+    table = Table(title=title)
+    for column in ("method", "metric", "passages", "prompt tokens", "select ms/query"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for r in results:
+        table.add_row(r.method, f"{r.metric:.1f}", f"{r.passages:.2f}",
+                      f"{r.prompt_tokens:.0f}", f"{r.select_ms:.1f}")
+    console.print(table)
+    console.print(f"wrote {run}/eval-{split}.{{json,md,png}}")
+
+
 @app.command("llm-server")
 def llm_server(
         llm: LLMOption = DEFAULT_LLM_SPEC,
@@ -285,16 +334,20 @@ def demo(
             help="nq-wiki train queries in the silver search")] = 500,
         email_silver_n: Annotated[int, typer.Option(
             help="email-subject train queries in the silver search")] = 200,
+        eval_n: Annotated[int, typer.Option(
+            help="dev and test queries searched for silver and evaluated")] = 100,
+        sl_epochs: Annotated[int, typer.Option(help="SL training epochs")] = 3,
         quick: Annotated[bool, typer.Option(
-            help="A small first look (20 gap examples, 32 silver queries each)")] = False,
+            help="A small first look (20 gap, 32 silver, 20 eval queries, 1 epoch)")] = False,
         llm: LLMOption = DEFAULT_LLM_SPEC) -> None:
-    """The main job on the embedded default: data, retrieval, gap probe, silver search."""
+    """The main job on the embedded default: data, retrieval, gap probe, silver search, an SL
+    bridge and its test table."""
     from ragbridge.demo import run_demo
 
     if quick:
-        gap_n, silver_n, email_silver_n = 20, 32, 32
+        gap_n, silver_n, email_silver_n, eval_n, sl_epochs = 20, 32, 32, 20, 1
     run_demo(runs, gap_n=gap_n, silver_n=silver_n, email_silver_n=email_silver_n,
-             llm_spec=llm, console=console)
+             eval_n=eval_n, sl_epochs=sl_epochs, llm_spec=llm, console=console)
 
 
 def main() -> None:

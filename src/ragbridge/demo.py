@@ -23,8 +23,33 @@ def _ensure_data(name: str, console: Console) -> None:
     console.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-def run_demo(runs: Path, gap_n: int, silver_n: int, email_silver_n: int, llm_spec: str,
-             console: Console) -> None:
+def _sl_bridge(run: Path, eval_n: int, epochs: int, llm_spec: str, console: Console) -> None:
+    """Dev and test silver, an SL bridge (MiniLM encoder-decoder), the test table."""
+    from ragbridge.bridge.data import load_bridge_examples
+    from ragbridge.bridge.sl import SLConfig, train_sl
+    from ragbridge.cli import run_evaluate, run_silver_search
+    from ragbridge.llms import load_llm
+    from ragbridge.rundir import RunDir
+    from ragbridge.silver import SilverConfig
+    from ragbridge.tasks import get_task
+
+    for split in ("dev", "test"):
+        run_silver_search(run, split, eval_n, SilverConfig(k=5), llm_spec)
+    run_dir = RunDir(run)
+    task = get_task(run_dir.config()["retrieve"]["task"])
+    config = SLConfig(epochs=epochs)
+    history = train_sl(load_bridge_examples(run_dir, "train", config.k),
+                       load_bridge_examples(run_dir, "dev", config.k, eval_n), task,
+                       load_llm(llm_spec), config, run / "bridge-sl",
+                       on_epoch=lambda d: console.print(
+                           f"SL epoch {d['epoch']}: dev {task.primary_metric} {d['metric']:.1f},"
+                           f" sequence EM {d['exact_match']:.1f}"))
+    run_dir.record("train-sl", {**history["config"], "best_epoch": history["best_epoch"]})
+    run_evaluate(run, "test", eval_n, 5, {"SL bridge": run / "bridge-sl" / "model"}, llm_spec)
+
+
+def run_demo(runs: Path, gap_n: int, silver_n: int, email_silver_n: int, eval_n: int,
+             sl_epochs: int, llm_spec: str, console: Console) -> None:
     """nq-wiki (recall, gap and silver search on dense candidates) and email-subject (BM25)."""
     from ragbridge.cli import run_gap, run_silver_search
     from ragbridge.data import load_dataset
@@ -66,6 +91,9 @@ def run_demo(runs: Path, gap_n: int, silver_n: int, email_silver_n: int, llm_spe
         silver[run_name] = found.to_dict()
         clock = lap(f"silver {run_name}", clock)
     summary["silver (train)"] = silver
+    for run_name in ("nq-wiki-dense", "email-subject-bm25"):
+        _sl_bridge(runs / run_name, eval_n, sl_epochs, llm_spec, console)
+        clock = lap(f"SL bridge + evaluation {run_name}", clock)
     summary["stage seconds"] = timings
     summary["seconds"] = round(time.perf_counter() - started, 1)
     write_json(runs / "demo-summary.json", summary)
