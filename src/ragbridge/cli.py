@@ -302,7 +302,8 @@ def run_evaluate(run: Path, split: str, n: int | None, k: int, bridges: dict[str
         raise typer.Exit(2) from None
     title = json.loads((run / f"eval-{split}.json").read_text())["title"]
     table = Table(title=title)
-    for column in ("method", "metric", "passages", "prompt tokens", "select ms/query"):
+    metric = json.loads((run / f"eval-{split}.json").read_text())["metric"]
+    for column in ("method", metric, "passages", "prompt tokens", "select ms/query"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for r in results:
         table.add_row(r.method, f"{r.metric:.1f}", f"{r.passages:.2f}",
