@@ -139,3 +139,16 @@ def test_single_process_path_does_not_import_ray(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_bridge_data_can_keep_only_informative_searches(tmp_path: Path) -> None:
+    from ragbridge.bridge.data import load_bridge_examples
+
+    run = _prepare_run(tmp_path / "run", 3)
+    rewards = {"q0": {"": 0, "b": 50}, "q1": {"": 0}, "q2": {"": 30}}  # q1: every passage ties
+    run_silver(run, lambda: CachedLLM(EchoLLM(), tmp_path / "c.sqlite"), "echo", {},
+               SilverConfig(), task=SequenceRewardTask(rewards))
+    every = load_bridge_examples(run, "train", 3)
+    kept = load_bridge_examples(run, "train", 3, informative_only=True)
+    assert [e.silver for e in every] == [(1,), (), ()]
+    assert [e.item.example.id for e in kept] == ["q0", "q2"]  # q2: passages hurt, empty wins

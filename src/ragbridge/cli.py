@@ -227,6 +227,8 @@ def train_sl_command(
         passage_tokens: Annotated[int, typer.Option(help="Token budget per passage")] = 64,
         dev_limit: Annotated[int, typer.Option(help="Dev examples evaluated per epoch")] = 100,
         limit: Annotated[int | None, typer.Option(help="At most this many train queries")] = None,
+        informative_only: Annotated[bool, typer.Option(
+            help="Train only on searches where some passage changed the metric")] = False,
         out: Annotated[Path | None, typer.Option(help="Output folder (RUN/bridge-sl)")] = None,
         llm: LLMOption = DEFAULT_LLM_SPEC,
         device: Annotated[str, typer.Option(help="cpu | cuda")] = "cpu",
@@ -243,7 +245,8 @@ def train_sl_command(
                       learning_rate=learning_rate, k=k, passage_tokens=passage_tokens,
                       seed=seed, device=device)
     try:
-        train = load_bridge_examples(run_dir, "train", k, limit)
+        train = load_bridge_examples(run_dir, "train", k, limit,
+                                     informative_only=informative_only)
         dev = load_bridge_examples(run_dir, "dev", k, dev_limit, need_silver=False)
     except (FileNotFoundError, InputError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
@@ -258,6 +261,7 @@ def train_sl_command(
 
     history = train_sl(train, dev, task, load_llm(llm), config, folder, on_epoch=show)
     run_dir.record("train-sl", {**history["config"], "train": len(train), "dev": len(dev),
+                                "informative_only": informative_only,
                                 "best_epoch": history["best_epoch"], "out": str(folder)})
     console.print(f"best epoch {history['best_epoch']}; bridge in {folder / 'model'}, "
                   f"curves in {folder / 'training.png'}")
