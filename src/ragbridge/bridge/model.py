@@ -172,6 +172,21 @@ class Bridge:
         return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                                  targets.reshape(-1), ignore_index=-100)
 
+    @torch.no_grad()
+    def input_features(self, queries: Sequence[str],
+                       passages: Sequence[Sequence[Passage]]) -> torch.Tensor:
+        """A fixed-size summary of each input ([batch, hidden]) for value heads: the mean
+        encoder state (seq2seq) or the last input position's final hidden state (causal)."""
+        texts = [self.input_text(q, p) for q, p in zip(queries, passages, strict=True)]
+        if self.kind == "seq2seq":
+            encoded = self._encode(texts, left_pad=False)
+            states = self.model.get_encoder()(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).to(states.dtype)
+            return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        encoded = self._encode(texts, left_pad=True)
+        output = self.model(**encoded, output_hidden_states=True)
+        return output.hidden_states[-1][:, -1]
+
     def sequence_logprobs(self, queries: Sequence[str], passages: Sequence[Sequence[Passage]],
                           positions: Sequence[Sequence[int]]) -> tuple[torch.Tensor,
                                                                        torch.Tensor]:
