@@ -57,3 +57,18 @@ def test_paired_bootstrap_interval() -> None:
     assert same == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError):
         paired_bootstrap([1.0], [1.0, 2.0])
+
+
+def test_bootstrap_line_compares_the_last_bridge_with_the_best_baseline() -> None:
+    from ragbridge.evaluation import MethodResult
+    from ragbridge.evaluation_stage import bootstrap_line
+
+    def result(name: str, scores: list[float]) -> MethodResult:
+        return MethodResult(name, sum(scores) / len(scores), 1.0, 10.0, 0.0, scores)
+
+    results = [result("no retrieval", [0.0] * 4), result("top-5", [100.0, 0.0, 0.0, 0.0]),
+               result("SL bridge", [0.0] * 4), result("SL+RL bridge", [100.0] * 4),
+               result("silver oracle", [100.0] * 4)]
+    line = bootstrap_line(results, ["SL bridge", "SL+RL bridge"])
+    assert line is not None and line.startswith("SL+RL bridge vs best baseline (top-5): +75.0")
+    assert bootstrap_line(results, []) is None

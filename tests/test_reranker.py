@@ -28,3 +28,31 @@ def test_reranker_learns_silver_labels_and_round_trips(tmp_path: Path, small_cor
     loaded = PointwiseReranker(tmp_path / "ce", max_length=64)
     assert loaded.scores(*examples[0][:2]) == pytest.approx(reranker.scores(*examples[0][:2]),
                                                             abs=1e-5)
+
+
+def test_threshold_is_tuned_on_the_downstream_metric(tmp_path: Path) -> None:
+    from silver_fakes import EchoLLM, SequenceRewardTask, make_candidates
+
+    from ragbridge.bridge.data import BridgeExample
+    from ragbridge.llms import CachedLLM
+    from ragbridge.reranker_stage import tune_threshold
+
+    dev = [BridgeExample(item) for item in make_candidates(4)]
+    llm = CachedLLM(EchoLLM(), tmp_path / "c.sqlite")
+    reranker = PointwiseReranker(max_length=64)
+    # the LLM does best with no passage at all: the tuned threshold keeps none
+    quiet = SequenceRewardTask({f"q{n}": {"": 80.0} for n in range(4)})
+    threshold, trials = tune_threshold(reranker, dev, quiet, llm)
+    chosen = next(t for t in trials if t["threshold"] == threshold)
+    assert chosen["passages"] == 0.0 and chosen["metric"] == 80.0
+    assert trials[-1]["threshold"] == float("inf")
+    assert trials[0]["passages"] == 3.0  # "keep every candidate, reranked" was tried
+    assert [t["passages"] for t in trials] == sorted((t["passages"] for t in trials),
+                                                     reverse=True)
+    # one passage everywhere beats none: a threshold that keeps passages wins
+    eager = SequenceRewardTask({f"q{n}": {"": 0.0, **{s: 60.0 for s in "abc"}}
+                                for n in range(4)})
+    threshold, trials = tune_threshold(reranker, dev, eager, llm)
+    assert threshold < float("inf")
+    assert max(t["metric"] for t in trials) == next(
+        t["metric"] for t in trials if t["threshold"] == threshold)

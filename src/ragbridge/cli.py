@@ -267,6 +267,77 @@ def train_sl_command(
                   f"curves in {folder / 'training.png'}")
 
 
+@app.command("train-rl")
+def train_rl_command(
+        run: Annotated[Path, typer.Option(help="Run directory with candidates + silver")],
+        start: Annotated[str, typer.Option(
+            help="SL bridge folder to start from (and stay near), or a family name "
+                 "(minilm-encdec, ...) for an RL-only run")] = "",
+        algorithm: Annotated[str, typer.Option(help="ppo (value head) | rloo (critic-free)")
+                             ] = "ppo",
+        iterations: Annotated[int, typer.Option(help="Rollout + update iterations")] = 30,
+        rollout_queries: Annotated[int, typer.Option(help="Queries per rollout")] = 16,
+        samples_per_query: Annotated[int, typer.Option(
+            help="Sequences sampled per query (rloo: the group size, >= 2)")] = 1,
+        ppo_epochs: Annotated[int, typer.Option(help="Update passes per rollout")] = 4,
+        learning_rate: Annotated[float, typer.Option(help="Policy learning rate")] = 2e-5,
+        kl_coef: Annotated[float, typer.Option(help="KL-to-SL penalty in the reward")] = 0.05,
+        passage_cost: Annotated[float, typer.Option(
+            help="Reward subtracted per passage (0..1 scale): trade tokens for quality")] = 0.0,
+        metric: Annotated[str | None, typer.Option(
+            help="Reward metric (default: the task's primary one)")] = None,
+        dev_limit: Annotated[int, typer.Option(help="Dev examples evaluated")] = 100,
+        out: Annotated[Path | None, typer.Option(help="Output folder (RUN/bridge-rl)")] = None,
+        llm: LLMOption = DEFAULT_LLM_SPEC,
+        device: Annotated[str, typer.Option(help="cpu | cuda")] = "cpu",
+        seed: Annotated[int, typer.Option(help="Seed")] = 0) -> None:
+    """RL stage: PPO (or RLOO) on the downstream reward from the SL bridge; resumes."""
+    from ragbridge.bridge.rl import RLConfig
+    from ragbridge.rl_stage import run_rl
+
+    try:
+        config = RLConfig(algorithm=algorithm, iterations=iterations,
+                          rollout_queries=rollout_queries, samples_per_query=samples_per_query,
+                          ppo_epochs=ppo_epochs, learning_rate=learning_rate, kl_coef=kl_coef,
+                          passage_cost=passage_cost, metric=metric, seed=seed, device=device)
+        history = run_rl(run, start or str(run / "bridge-sl" / "model"), config,
+                         out or run / "bridge-rl", llm, dev_limit,
+                         on_step=lambda s: None)
+    except (FileNotFoundError, InputError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    best = max(history["dev"], key=lambda d: d["metric"]) if history["dev"] else None
+    if best:
+        console.print(f"best dev {best['metric']:.1f} at iteration {best['iteration']} "
+                      f"(start {history['dev'][0]['metric']:.1f}); {history['llm_calls']} LLM "
+                      f"calls; bridge in {(out or run / 'bridge-rl') / 'model'}")
+
+
+@app.command("train-reranker")
+def train_reranker_command(
+        run: Annotated[Path, typer.Option(help="Run directory with candidates + silver")],
+        k: Annotated[int, typer.Option(help="Candidates per query")] = 5,
+        epochs: Annotated[int, typer.Option(help="Training epochs")] = 1,
+        dev_limit: Annotated[int, typer.Option(help="Dev examples for the threshold")] = 100,
+        llm: LLMOption = DEFAULT_LLM_SPEC,
+        device: Annotated[str, typer.Option(help="cpu | cuda")] = "cpu") -> None:
+    """Point-wise baseline: a MiniLM cross-encoder on silver labels, threshold tuned on dev."""
+    from ragbridge.llms import load_llm
+    from ragbridge.reranker_stage import train_reranker_stage
+    from ragbridge.rundir import RunDir
+
+    try:
+        summary = train_reranker_stage(RunDir(run), load_llm(llm), k, epochs, dev_limit,
+                                       device=device)
+    except (FileNotFoundError, InputError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    for trial in summary["trials"]:
+        console.print(f"threshold {trial['threshold']:.3f}: dev {trial['metric']:.1f}, "
+                      f"passages {trial['passages']:.2f}")
+    console.print(f"chosen threshold {summary['threshold']:.3f}; reranker in {run}/reranker")
+
+
 @app.command()
 def evaluate(
         run: Annotated[Path, typer.Option(help="Run directory with candidates.jsonl")],
@@ -313,6 +384,9 @@ def run_evaluate(run: Path, split: str, n: int | None, k: int, bridges: dict[str
         table.add_row(r.method, f"{r.metric:.1f}", f"{r.passages:.2f}",
                       f"{r.prompt_tokens:.0f}", f"{r.select_ms:.1f}")
     console.print(table)
+    comparison = json.loads((run / f"eval-{split}.json").read_text()).get("bootstrap")
+    if comparison:
+        console.print(comparison)
     console.print(f"wrote {run}/eval-{split}.{{json,md,png}}")
 
 

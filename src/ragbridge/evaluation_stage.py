@@ -1,8 +1,11 @@
 """The evaluate stage: every available method on one split of a run directory.
 
-Methods: no retrieval, top-1 and top-K in retriever order, each bridge given, and the
-silver oracle when the split has been searched (`ragbridge silver --split test`). Writes
-`eval-SPLIT.json` (with per-example scores), `eval-SPLIT.md` and `eval-SPLIT.png`.
+Methods: no retrieval, top-1 and top-K in retriever order, the point-wise reranker when
+`RUN/reranker/` has been trained (`ragbridge train-reranker`), each bridge given, and the
+silver oracle when the split has been searched (`ragbridge silver --split test`). The last
+bridge given (BGM, when it is the SL+RL one) is compared with the best baseline by a paired
+bootstrap. Writes `eval-SPLIT.json` (with per-example scores), `eval-SPLIT.md` and
+`eval-SPLIT.png`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from ragbridge.evaluation import (
     MethodResult,
     Selector,
     evaluate_method,
+    paired_bootstrap,
     plot_results,
     results_markdown,
     top_k_selector,
@@ -35,6 +39,33 @@ def _bridge_selector(path: Path) -> Selector:
         return bridge.select_batch([c.example.query for c in items],
                                    [[h.passage for h in c.hits] for c in items])
     return select
+
+
+def _reranker_selector(folder: Path) -> Selector:
+    from ragbridge.reranker_stage import load_tuned_reranker
+
+    reranker = load_tuned_reranker(folder)
+
+    def select(items: Sequence[Candidates]) -> list[list[int]]:
+        return [reranker.select(c.example.query, [h.passage for h in c.hits]) for c in items]
+    return select
+
+
+BASELINES = ("no retrieval", "top-1", "point-wise reranker")
+
+
+def bootstrap_line(results: Sequence[MethodResult], bridges: Sequence[str]) -> str | None:
+    """The last bridge against the best baseline: mean difference and its 95% interval."""
+    if not bridges:
+        return None
+    by_name = {r.method: r for r in results}
+    candidate = by_name[bridges[-1]]
+    baselines = [r for r in results if r.method in BASELINES or r.method.startswith("top-")]
+    best = max(baselines, key=lambda r: r.metric)
+    mean, low, high = paired_bootstrap(candidate.scores, best.scores)
+    return (f"{candidate.method} vs best baseline ({best.method}): {mean:+.1f} "
+            f"[95% CI {low:+.1f}, {high:+.1f}], paired bootstrap over {len(best.scores)} "
+            "examples")
 
 
 def _silver_positions(run: RunDir, split: str) -> dict[str, list[int]]:
@@ -59,6 +90,8 @@ def run_evaluation(run: RunDir, split: str, n: int | None, k: int, llm: CachedLL
     methods: dict[str, Selector] = {"no retrieval": top_k_selector(0),
                                     "top-1": top_k_selector(1),
                                     f"top-{k}": top_k_selector(None)}
+    if (run.path / "reranker" / "threshold.json").exists():
+        methods["point-wise reranker"] = _reranker_selector(run.path / "reranker")
     methods.update({name: _bridge_selector(path) for name, path in bridges.items()})
     if silver:
         methods["silver oracle"] = lambda chosen: [silver[c.example.id] for c in chosen]
@@ -66,11 +99,13 @@ def run_evaluation(run: RunDir, split: str, n: int | None, k: int, llm: CachedLL
                for name, select in methods.items()]
     dataset = run.config().get("retrieve", {}).get("dataset", run.path.name)
     title = f"{dataset} ({split}, {len(items)} examples, K={k})"
+    comparison = bootstrap_line(results, list(bridges))
     write_json(run.path / f"eval-{split}.json",
                {"title": title, "llm": llm.identity, "metric": task.primary_metric,
-                "results": [r.to_dict() for r in results]})
+                "bootstrap": comparison, "results": [r.to_dict() for r in results]})
+    markdown = results_markdown(results, title, task.primary_metric)
     atomic_write_text(run.path / f"eval-{split}.md",
-                      results_markdown(results, title, task.primary_metric) + "\n")
+                      markdown + (f"\n\n{comparison}" if comparison else "") + "\n")
     plot_results(results, run.path / f"eval-{split}.png", title, task.primary_metric)
     run.record(f"evaluate-{split}", {"n": len(items), "k": k, "llm": llm.identity,
                                      "bridges": {k: str(v) for k, v in bridges.items()}})
