@@ -416,17 +416,21 @@ def demo(
         eval_n: Annotated[int, typer.Option(
             help="dev and test queries searched for silver and evaluated")] = 100,
         sl_epochs: Annotated[int, typer.Option(help="SL training epochs")] = 3,
+        rl_iterations: Annotated[int, typer.Option(
+            help="PPO iterations (16 queries each) after SL; 0 skips RL")] = 20,
         quick: Annotated[bool, typer.Option(
-            help="A small first look (20 gap, 32 silver, 20 eval queries, 1 epoch)")] = False,
+            help="A small first look (20 gap, 32 silver, 20 eval queries, 1 epoch, "
+                 "2 RL iterations)")] = False,
         llm: LLMOption = DEFAULT_LLM_SPEC) -> None:
-    """The main job on the embedded default: data, retrieval, gap probe, silver search, an SL
-    bridge and its test table."""
+    """The main job on the embedded default: data, retrieval, gap probe, silver search, SL and
+    SL+RL bridges, the point-wise reranker and the test table."""
     from ragbridge.demo import run_demo
 
     if quick:
-        gap_n, silver_n, email_silver_n, eval_n, sl_epochs = 20, 32, 32, 20, 1
+        gap_n, silver_n, email_silver_n, eval_n, sl_epochs, rl_iterations = 20, 32, 32, 20, 1, 2
     run_demo(runs, gap_n=gap_n, silver_n=silver_n, email_silver_n=email_silver_n,
-             eval_n=eval_n, sl_epochs=sl_epochs, llm_spec=llm, console=console)
+             eval_n=eval_n, sl_epochs=sl_epochs, rl_iterations=rl_iterations, llm_spec=llm,
+             console=console)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The main job on the embedded default data: prepare, retrieve, measure recall, probe the gap."""
+"""The main job on the embedded default data: data, retrieval, gap, silver, SL, RL, evaluation."""
 
 from __future__ import annotations
 
@@ -23,12 +23,16 @@ def _ensure_data(name: str, console: Console) -> None:
     console.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-def _sl_bridge(run: Path, eval_n: int, epochs: int, llm_spec: str, console: Console) -> None:
-    """Dev and test silver, an SL bridge (MiniLM encoder-decoder), the test table."""
+def _bridges(run: Path, eval_n: int, epochs: int, rl_iterations: int, llm_spec: str,
+             console: Console) -> None:
+    """Dev and test silver, an SL bridge, the point-wise reranker, SL+RL, the test table."""
     from ragbridge.bridge.data import load_bridge_examples
+    from ragbridge.bridge.rl import RLConfig
     from ragbridge.bridge.sl import SLConfig, train_sl
     from ragbridge.cli import run_evaluate, run_silver_search
     from ragbridge.llms import load_llm
+    from ragbridge.reranker_stage import train_reranker_stage
+    from ragbridge.rl_stage import run_rl
     from ragbridge.rundir import RunDir
     from ragbridge.silver import SilverConfig
     from ragbridge.tasks import get_task
@@ -37,19 +41,31 @@ def _sl_bridge(run: Path, eval_n: int, epochs: int, llm_spec: str, console: Cons
         run_silver_search(run, split, eval_n, SilverConfig(k=5), llm_spec)
     run_dir = RunDir(run)
     task = get_task(run_dir.config()["retrieve"]["task"])
+    llm = load_llm(llm_spec)
     config = SLConfig(epochs=epochs)
     history = train_sl(load_bridge_examples(run_dir, "train", config.k),
-                       load_bridge_examples(run_dir, "dev", config.k, eval_n), task,
-                       load_llm(llm_spec), config, run / "bridge-sl",
+                       load_bridge_examples(run_dir, "dev", config.k, eval_n), task, llm,
+                       config, run / "bridge-sl",
                        on_epoch=lambda d: console.print(
                            f"SL epoch {d['epoch']}: dev {task.primary_metric} {d['metric']:.1f},"
                            f" sequence EM {d['exact_match']:.1f}"))
     run_dir.record("train-sl", {**history["config"], "best_epoch": history["best_epoch"]})
-    run_evaluate(run, "test", eval_n, 5, {"SL bridge": run / "bridge-sl" / "model"}, llm_spec)
+    if not (run / "reranker" / "threshold.json").exists():
+        reranker = train_reranker_stage(run_dir, llm, config.k, dev_limit=eval_n)
+        console.print(f"point-wise reranker: threshold {reranker['threshold']:.3f}")
+    bridges = {"SL bridge": run / "bridge-sl" / "model"}
+    if rl_iterations:
+        rl = RLConfig(iterations=rl_iterations, eval_every=max(rl_iterations // 2, 1))
+        history = run_rl(run, str(run / "bridge-sl" / "model"), rl, run / "bridge-rl",
+                         llm_spec, eval_n)
+        console.print("RL (PPO) dev " + task.primary_metric + ": " +
+                      " -> ".join(f"{d['metric']:.1f}" for d in history["dev"]))
+        bridges["SL+RL bridge (BGM)"] = run / "bridge-rl" / "model"
+    run_evaluate(run, "test", eval_n, 5, bridges, llm_spec)
 
 
 def run_demo(runs: Path, gap_n: int, silver_n: int, email_silver_n: int, eval_n: int,
-             sl_epochs: int, llm_spec: str, console: Console) -> None:
+             sl_epochs: int, rl_iterations: int, llm_spec: str, console: Console) -> None:
     """nq-wiki (recall, gap and silver search on dense candidates) and email-subject (BM25)."""
     from ragbridge.cli import run_gap, run_silver_search
     from ragbridge.data import load_dataset
@@ -92,8 +108,8 @@ def run_demo(runs: Path, gap_n: int, silver_n: int, email_silver_n: int, eval_n:
         clock = lap(f"silver {run_name}", clock)
     summary["silver (train)"] = silver
     for run_name in ("nq-wiki-dense", "email-subject-bm25"):
-        _sl_bridge(runs / run_name, eval_n, sl_epochs, llm_spec, console)
-        clock = lap(f"SL bridge + evaluation {run_name}", clock)
+        _bridges(runs / run_name, eval_n, sl_epochs, rl_iterations, llm_spec, console)
+        clock = lap(f"bridges + evaluation {run_name}", clock)
     summary["stage seconds"] = timings
     summary["seconds"] = round(time.perf_counter() - started, 1)
     write_json(runs / "demo-summary.json", summary)
