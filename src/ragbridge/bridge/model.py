@@ -165,12 +165,11 @@ class Bridge:
 
     def loss(self, queries: Sequence[str], passages: Sequence[Sequence[Passage]],
              positions: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Mean token cross-entropy of the target id sequences (teacher forcing)."""
-        texts = [self.input_text(q, p) for q, p in zip(queries, passages, strict=True)]
-        logits, targets = self._teacher_forced_logits(
-            texts, [self.target_tokens(p) for p in positions])
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                                 targets.reshape(-1), ignore_index=-100)
+        """Mean token cross-entropy of the target id sequences (teacher forcing), normalised
+        over the tokens the constrained decoder may emit at each step (the ids, `<empty>`,
+        the end), so training and decoding see the same choice."""
+        logprobs, mask = self.sequence_logprobs(queries, passages, positions)
+        return -(logprobs * mask).sum() / mask.sum().clamp(min=1)
 
     @torch.no_grad()
     def input_features(self, queries: Sequence[str],
