@@ -390,6 +390,41 @@ def run_evaluate(run: Path, split: str, n: int | None, k: int, bridges: dict[str
     console.print(f"wrote {run}/eval-{split}.{{json,md,png}}")
 
 
+@app.command()
+def serve(
+        path: Annotated[Path, typer.Argument(
+            help="A run directory (bridge + retriever + LLM) or a bridge model folder")],
+        host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port")] = 8000,
+        max_batch: Annotated[int, typer.Option(help="Requests batched per model call")] = 16,
+        max_wait_ms: Annotated[float, typer.Option(
+            help="How long the first request of a batch waits for company")] = 10.0,
+        max_body_bytes: Annotated[int, typer.Option(help="Larger bodies get 413")] = 1_000_000,
+        max_passages: Annotated[int, typer.Option(help="More passages get 413")] = 100,
+        api_key_file: Annotated[Path | None, typer.Option(
+            help="File of API keys, one per line (also $RAGBRIDGE_API_KEYS)")] = None,
+        llm: LLMOption = DEFAULT_LLM_SPEC) -> None:
+    """Serve POST /v1/bridge, POST /v1/answer and GET /health (FastAPI; docs at /docs)."""
+    import logging
+
+    import uvicorn
+
+    from ragbridge.service import ServiceSettings, app_for_path, load_api_keys
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = ServiceSettings(max_batch=max_batch, max_wait_ms=max_wait_ms,
+                               max_body_bytes=max_body_bytes, max_passages=max_passages,
+                               api_keys=load_api_keys(api_key_file))
+    try:
+        application = app_for_path(path, settings, llm)
+    except (FileNotFoundError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    if not settings.api_keys:
+        console.print("[yellow]no API keys configured: the service is open[/yellow]")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
 @app.command("llm-server")
 def llm_server(
         llm: LLMOption = DEFAULT_LLM_SPEC,

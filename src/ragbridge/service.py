@@ -1,0 +1,266 @@
+"""`ragbridge serve`: the bridge (and optionally the whole pipeline) over HTTP (FastAPI).
+
+- `POST /v1/bridge`: query + passages -> the ordered passage ids (0-based positions) and
+  passages the LLM should see.
+- `POST /v1/answer`: query -> the pipeline's answer, the passages used and timings (only
+  when served from a run directory, which has a retriever and an LLM).
+- `GET /health`; OpenAPI docs at `/docs`.
+
+Concurrent requests are batched: a background task collects up to `max_batch` pending calls,
+waiting at most `max_wait_ms` after the first, and runs them as one model call in a worker
+thread. Optional API keys (`Authorization: Bearer KEY` or `X-API-Key: KEY`) come from
+`RAGBRIDGE_API_KEYS` (comma-separated) or a file (one per line). Bodies above
+`max_body_bytes` get 413; invalid requests get 422 with the offending field; any other
+failure gets a 500 without internals, and every request is logged as one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from ragbridge.records import Passage
+
+LOG = logging.getLogger("ragbridge.service")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Limits, batching and auth of the HTTP service."""
+
+    max_batch: int = 16
+    max_wait_ms: float = 10.0
+    max_body_bytes: int = 1_000_000
+    max_passages: int = 100
+    max_passage_chars: int = 20_000
+    api_keys: frozenset[str] = frozenset()
+
+
+def load_api_keys(file: Path | None = None) -> frozenset[str]:
+    """Keys from `RAGBRIDGE_API_KEYS` (comma-separated) and `file` (one per line, # comments)."""
+    keys = {k.strip() for k in os.environ.get("RAGBRIDGE_API_KEYS", "").split(",")}
+    if file is not None:
+        keys |= {line.strip() for line in Path(file).read_text().splitlines()
+                 if not line.strip().startswith("#")}
+    return frozenset(k for k in keys if k)
+
+
+class Microbatcher(Generic[Item, Result]):
+    """Collects concurrent calls into batches for one blocking batched function."""
+
+    def __init__(self, run: Callable[[list[Item]], list[Result]], max_batch: int,
+                 max_wait_ms: float) -> None:
+        self.run = run
+        self.max_batch = max(max_batch, 1)
+        self.max_wait = max_wait_ms / 1000.0
+        self.queue: asyncio.Queue[tuple[Item, asyncio.Future[Result]]] | None = None
+        self.batches: list[int] = []  # sizes of the batches run (for tests and stats)
+        self._worker: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Result:
+        """Queue one item and wait for its result."""
+        if self.queue is None:
+            self.queue = asyncio.Queue()
+            self._worker = asyncio.create_task(self._loop())
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        await self.queue.put((item, future))
+        return await future
+
+    async def _loop(self) -> None:
+        assert self.queue is not None
+        while True:
+            first = await self.queue.get()
+            pending = [first]
+            deadline = time.monotonic() + self.max_wait
+            while len(pending) < self.max_batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    pending.append(await asyncio.wait_for(self.queue.get(), remaining))
+                except asyncio.TimeoutError:
+                    break
+            self.batches.append(len(pending))
+            try:
+                results = await asyncio.to_thread(self.run, [item for item, _ in pending])
+            except Exception as error:  # every caller of the batch gets the failure
+                for _, future in pending:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), result in zip(pending, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def close(self) -> None:
+        """Stop the background worker."""
+        if self._worker is not None:
+            self._worker.cancel()
+
+
+class PassageIn(BaseModel):
+    """A candidate passage: text, with optional id and title."""
+
+    text: str = Field(min_length=1)
+    id: str | None = None
+    title: str = ""
+
+
+class BridgeRequest(BaseModel):
+    """Query and candidate passages (in retriever order)."""
+
+    query: str = Field(min_length=1)
+    passages: list[PassageIn | Annotated[str, Field(min_length=1)]]
+
+
+class BridgeResponse(BaseModel):
+    """The sequence the LLM should see: 0-based positions into `passages`, and the passages."""
+
+    ids: list[int]
+    passages: list[PassageIn]
+
+
+class AnswerRequest(BaseModel):
+    """A query for the whole pipeline (group: e.g. the email author)."""
+
+    query: str = Field(min_length=1)
+    group: str | None = None
+
+
+def _passages(request: BridgeRequest) -> list[Passage]:
+    out = []
+    for n, item in enumerate(request.passages):
+        if isinstance(item, str):
+            item = PassageIn(text=item)
+        out.append(Passage(item.id or str(n), item.text, item.title))
+    return out
+
+
+def create_app(select_batch: Callable[[list[str], list[list[Passage]]], list[list[int]]],
+               settings: ServiceSettings = ServiceSettings(),
+               answer_batch: Callable[[list[str], list[str | None]], list[Any]] | None = None,
+               name: str = "bridge") -> Any:
+    """The FastAPI app around a batched selector (and optionally a batched pipeline)."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        yield
+        for batcher in (bridge_batcher, answer_batcher):
+            if batcher is not None:
+                await batcher.close()
+
+    app = FastAPI(title="ragbridge", description="BGM bridge between a retriever and an LLM",
+                  lifespan=lifespan)
+    bridge_batcher: Microbatcher[tuple[str, list[Passage]], list[int]] = Microbatcher(
+        lambda items: select_batch([q for q, _ in items], [p for _, p in items]),
+        settings.max_batch, settings.max_wait_ms)
+    answer_batcher = Microbatcher(
+        lambda items: answer_batch([q for q, _ in items], [g for _, g in items]),
+        settings.max_batch, settings.max_wait_ms) if answer_batch else None
+    app.state.batchers = {"bridge": bridge_batcher, "answer": answer_batcher}
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse(status_code=status, content={"error": message})
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        request_id = uuid.uuid4().hex[:12]
+        started = time.perf_counter()
+        response = await _guarded(request, call_next)
+        LOG.info(json.dumps({"request": request_id, "method": request.method,
+                             "path": request.url.path, "status": response.status_code,
+                             "ms": round(1000 * (time.perf_counter() - started), 1)}))
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+    async def _guarded(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        if settings.api_keys and request.url.path.startswith("/v1/"):
+            given = request.headers.get("x-api-key") or request.headers.get(
+                "authorization", "").removeprefix("Bearer ").strip()
+            if not any(secrets.compare_digest(given, key) for key in settings.api_keys):
+                return error(401, "missing or invalid API key")
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
+            return error(413, f"request body over {settings.max_body_bytes} bytes")
+        if request.method == "POST":
+            body = await request.body()
+            if len(body) > settings.max_body_bytes:
+                return error(413, f"request body over {settings.max_body_bytes} bytes")
+        try:
+            return await call_next(request)
+        except Exception:  # never leak internals to the client
+            LOG.exception("request failed")
+            return error(500, "internal error")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+                    for e in exc.errors()]
+        return error(422, "invalid request: " + "; ".join(problems))
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "model": name, "answer": answer_batch is not None}
+
+    @app.post("/v1/bridge", response_model=BridgeResponse)
+    async def bridge(request: BridgeRequest) -> Any:
+        passages = _passages(request)
+        if len(passages) > settings.max_passages:
+            return error(413, f"{len(passages)} passages; at most {settings.max_passages}")
+        if any(len(p.text) > settings.max_passage_chars for p in passages):
+            return error(413, f"a passage is over {settings.max_passage_chars} characters")
+        ids = await bridge_batcher.submit((request.query, passages)) if passages else []
+        return {"ids": ids, "passages": [{"id": passages[i].id, "title": passages[i].title,
+                                          "text": passages[i].text} for i in ids]}
+
+    @app.post("/v1/answer")
+    async def answer(request: AnswerRequest) -> Any:
+        if answer_batcher is None:
+            return error(404, "this server has no pipeline: serve a run directory for "
+                              "/v1/answer")
+        result = await answer_batcher.submit((request.query, request.group))
+        return result.to_dict()
+
+    return app
+
+
+def app_for_path(path: Path, settings: ServiceSettings, llm_spec: str | None = None) -> Any:
+    """A run directory (bridge + pipeline) or a bridge folder (bridge only)."""
+    import threading
+
+    from ragbridge.bridge import Bridge
+
+    lock = threading.Lock()  # one model call at a time: both endpoints share the bridge
+    if (path / "bridge_config.json").exists():
+        bridge = Bridge.from_pretrained(path)
+        return create_app(_locked(bridge.select_batch, lock), settings, name=str(path))
+    from ragbridge.pipeline import BridgedRAG, best_bridge_folder
+
+    pipeline = BridgedRAG.from_run(path, llm_spec=llm_spec)
+    return create_app(_locked(pipeline.bridge.select_batch, lock), settings,
+                      _locked(pipeline.answer_batch, lock), name=str(best_bridge_folder(path)))
+
+
+def _locked(function: Callable[..., Any], lock: Any) -> Callable[..., Any]:
+    def call(*args: Sequence[Any]) -> Any:
+        with lock:
+            return function(*args)
+    return call

@@ -1,0 +1,176 @@
+"""The HTTP service, started for real on 127.0.0.1 and called with a real HTTP client.
+
+The bridge is a tiny random one saved to disk (serving mechanics, not quality); the
+pipeline test uses real BM25 and the real bundled SmolLM2.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
+from ragbridge.llms import CachedLLM
+from ragbridge.pipeline import BridgedRAG
+from ragbridge.retrievers import build_retriever
+from ragbridge.service import ServiceSettings, app_for_path, create_app, load_api_keys
+from ragbridge.tasks import get_task
+
+PASSAGES = ["The Pacific Ocean is the largest ocean.", "Paris is the capital of France.",
+            "Photosynthesis happens in chloroplasts.", "Zürich liegt am Zürichsee — 東京 ✓",
+            "The Nile is a long river in Africa."]
+
+
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port; yield its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def bridge_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("bridge")
+    build_bridge("tiny-seq2seq", BridgeFormat(k=5, max_ids=4), seed=3).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def served(bridge_folder: Path) -> Iterator[tuple[str, Any]]:
+    app = app_for_path(bridge_folder, ServiceSettings(max_batch=8, max_wait_ms=30,
+                                                      max_body_bytes=20_000, max_passages=10))
+    with running(app) as url:
+        yield url, app
+
+
+def _call(url: str, query: str, passages: list[Any], **kwargs: Any) -> httpx.Response:
+    return httpx.post(f"{url}/v1/bridge", json={"query": query, "passages": passages},
+                      timeout=30, **kwargs)
+
+
+def test_bridge_endpoint_returns_the_bridges_choice(served, bridge_folder: Path) -> None:
+    url, _ = served
+    assert httpx.get(f"{url}/health").json()["status"] == "ok"
+    assert "/v1/bridge" in httpx.get(f"{url}/openapi.json").json()["paths"]
+    response = _call(url, "what is the largest ocean", PASSAGES)
+    assert response.status_code == 200
+    body = response.json()
+    expected = Bridge.from_pretrained(bridge_folder).select(
+        "what is the largest ocean", [_passage(n, t) for n, t in enumerate(PASSAGES)])
+    assert body["ids"] == expected
+    assert [p["text"] for p in body["passages"]] == [PASSAGES[i] for i in expected]
+    assert response.headers["x-request-id"]
+
+
+def _passage(number: int, text: str) -> Any:
+    from ragbridge.records import Passage
+
+    return Passage(str(number), text)
+
+
+def test_empty_duplicate_and_unicode_passages(served) -> None:
+    url, _ = served
+    assert _call(url, "anything", []).json() == {"ids": [], "passages": []}
+    twice = _call(url, "Zürich 東京?", [PASSAGES[3], PASSAGES[3],
+                                       {"text": PASSAGES[3], "id": "z", "title": "Zürich"}])
+    assert twice.status_code == 200
+    assert all(0 <= i < 3 for i in twice.json()["ids"])
+    for item in twice.json()["passages"]:
+        assert item["text"] == PASSAGES[3]
+
+
+def test_invalid_requests_get_clear_errors(served) -> None:
+    url, _ = served
+    malformed = httpx.post(f"{url}/v1/bridge", content=b'{"query": "x", "passages": [',
+                           headers={"content-type": "application/json"})
+    assert malformed.status_code == 422 and malformed.json()["error"].startswith(
+        "invalid request")
+    missing = httpx.post(f"{url}/v1/bridge", json={"passages": ["a"]})
+    assert missing.status_code == 422 and "query" in missing.json()["error"]
+    empty_text = _call(url, "q", [{"text": ""}])
+    assert empty_text.status_code == 422 and "passages.0" in empty_text.json()["error"]
+    too_many = _call(url, "q", ["a passage"] * 11)
+    assert too_many.status_code == 413
+    too_big = _call(url, "q", ["word " * 5000])
+    assert too_big.status_code == 413 and "bytes" in too_big.json()["error"]
+    no_pipeline = httpx.post(f"{url}/v1/answer", json={"query": "q"})
+    assert no_pipeline.status_code == 404
+
+
+def test_concurrent_requests_are_batched_and_match_single_calls(served) -> None:
+    url, app = served
+    queries = [f"question number {n} about {PASSAGES[n % 5].split()[1]}" for n in range(24)]
+    single = [_call(url, q, PASSAGES).json() for q in queries[:6]]
+    batcher = app.state.batchers["bridge"]
+    before = len(batcher.batches)
+    with ThreadPoolExecutor(12) as pool:
+        together = list(pool.map(lambda q: _call(url, q, PASSAGES).json(), queries))
+    assert together[:6] == single
+    assert max(batcher.batches[before:]) > 1  # concurrent callers shared model calls
+
+
+def test_api_keys_are_enforced(bridge_folder: Path, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "keys").write_text("# team keys\nfile-key\n")
+    monkeypatch.setenv("RAGBRIDGE_API_KEYS", "env-key, other")
+    keys = load_api_keys(tmp_path / "keys")
+    assert keys == {"env-key", "other", "file-key"}
+    with running(app_for_path(bridge_folder, ServiceSettings(api_keys=keys))) as url:
+        assert _call(url, "q", PASSAGES).status_code == 401
+        assert _call(url, "q", PASSAGES, headers={"x-api-key": "wrong"}).status_code == 401
+        assert _call(url, "q", PASSAGES, headers={"x-api-key": "file-key"}).status_code == 200
+        assert _call(url, "q", PASSAGES,
+                     headers={"authorization": "Bearer env-key"}).status_code == 200
+        assert httpx.get(f"{url}/health").status_code == 200
+
+
+def test_failures_return_500_without_internals() -> None:
+    def broken(queries: list[str], passages: list[list[Any]]) -> list[list[int]]:
+        raise RuntimeError("secret internal detail /etc/model")
+
+    with running(create_app(broken)) as url:
+        response = _call(url, "q", PASSAGES)
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error"}
+    assert "secret" not in response.text
+
+
+def test_answer_endpoint_runs_the_real_pipeline(bridge_folder: Path, tmp_path: Path, smollm2,
+                                                small_corpus) -> None:
+    bridge = Bridge.from_pretrained(bridge_folder)
+    pipeline = BridgedRAG(build_retriever("bm25", small_corpus), bridge,
+                          CachedLLM(smollm2, tmp_path / "cache.sqlite"), get_task("qa"), k=3)
+    direct = pipeline.answer("what is the largest ocean on earth")
+    assert direct.answer and len(direct.candidates) == 3
+    assert [direct.candidates[p] for p in direct.positions] == direct.passages
+    assert set(direct.timings_ms) == {"retrieve", "bridge", "llm"}
+    select: Callable[..., Any] = bridge.select_batch
+    with running(create_app(select, answer_batch=pipeline.answer_batch)) as url:
+        body = httpx.post(f"{url}/v1/answer", json={"query": "what is the largest ocean on earth"},
+                          timeout=120).json()
+    assert body["answer"] == direct.answer  # the cache returns the same LLM output
+    assert body["positions"] == direct.positions
