@@ -228,7 +228,9 @@ def train_sl_command(
         dev_limit: Annotated[int, typer.Option(help="Dev examples evaluated per epoch")] = 100,
         limit: Annotated[int | None, typer.Option(help="At most this many train queries")] = None,
         informative_only: Annotated[bool, typer.Option(
-            help="Train only on searches where some passage changed the metric")] = False,
+            "--informative-only/--all-silver",
+            help="Train only on searches where some passage changed the metric (default: "
+                 "measured better, BENCHMARKS.md)")] = True,
         out: Annotated[Path | None, typer.Option(help="Output folder (RUN/bridge-sl)")] = None,
         llm: LLMOption = DEFAULT_LLM_SPEC,
         device: Annotated[str, typer.Option(help="cpu | cuda")] = "cpu",

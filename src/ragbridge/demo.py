@@ -43,13 +43,14 @@ def _bridges(run: Path, eval_n: int, epochs: int, rl_iterations: int, llm_spec: 
     task = get_task(run_dir.config()["retrieve"]["task"])
     llm = load_llm(llm_spec)
     config = SLConfig(epochs=epochs)
-    history = train_sl(load_bridge_examples(run_dir, "train", config.k),
+    history = train_sl(load_bridge_examples(run_dir, "train", config.k, informative_only=True),
                        load_bridge_examples(run_dir, "dev", config.k, eval_n), task, llm,
                        config, run / "bridge-sl",
                        on_epoch=lambda d: console.print(
                            f"SL epoch {d['epoch']}: dev {task.primary_metric} {d['metric']:.1f},"
                            f" sequence EM {d['exact_match']:.1f}"))
-    run_dir.record("train-sl", {**history["config"], "best_epoch": history["best_epoch"]})
+    run_dir.record("train-sl", {**history["config"], "informative_only": True,
+                                "best_epoch": history["best_epoch"]})
     if not (run / "reranker" / "threshold.json").exists():
         reranker = train_reranker_stage(run_dir, llm, config.k, dev_limit=eval_n)
         console.print(f"point-wise reranker: threshold {reranker['threshold']:.3f}")
