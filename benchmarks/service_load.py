@@ -71,6 +71,22 @@ def _serve(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
     return f"http://127.0.0.1:{port}", server, thread
 
 
+def _plot(latencies: dict[str, list[float]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.5, 3.8))
+    for name, values in latencies.items():
+        ordered = sorted(values)
+        axis.plot(ordered, [(n + 1) / len(ordered) for n in range(len(ordered))], label=name)
+    axis.set(xlabel="request latency (ms)", ylabel="share of requests", title=title)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
 def _percentile(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100)[int(share * 100) - 1]
 
@@ -87,6 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     payloads = _payloads(args.run, args.requests)
     rows = []
+    all_latencies: dict[str, list[float]] = {}
     for name, max_batch in (("unbatched (max batch 1)", 1),
                             (f"batched (max batch {args.max_batch})", args.max_batch)):
         app = app_for_path(args.bridge, ServiceSettings(max_batch=max_batch, max_wait_ms=10))
@@ -96,6 +113,7 @@ def main() -> None:
         before = len(batcher.batches)
         latencies, errors, seconds = asyncio.run(_drive(url, payloads, args.clients))
         sizes = batcher.batches[before:]
+        all_latencies[name] = latencies
         server.should_exit = True
         thread.join(timeout=10)
         rows.append((name, len(latencies) / seconds, statistics.median(latencies),
@@ -113,6 +131,8 @@ def main() -> None:
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "table.md").write_text(table + "\n")
+    _plot(all_latencies, args.out / "latency.png",
+          f"{args.requests} requests, {args.clients} clients, loopback")
 
 
 if __name__ == "__main__":
