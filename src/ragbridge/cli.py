@@ -14,6 +14,7 @@ from ragbridge.jsonl import InputError, write_json
 from ragbridge.llms import DEFAULT_LLM as DEFAULT_LLM_SPEC
 
 if TYPE_CHECKING:
+    from ragbridge.evaluation import MethodResult
     from ragbridge.silver import SilverConfig
     from ragbridge.silver_stage import SilverSummary
 
@@ -348,6 +349,8 @@ def evaluate(
         k: Annotated[int, typer.Option(help="Candidates per query")] = 5,
         bridge: Annotated[list[str] | None, typer.Option(
             help="NAME=PATH of a trained bridge (repeatable)")] = None,
+        reranker: Annotated[Path | None, typer.Option(
+            help="A tuned reranker folder (default RUN/reranker)")] = None,
         llm: LLMOption = DEFAULT_LLM_SPEC,
         base_url: BaseUrlOption = None,
         batch_size: Annotated[int, typer.Option(help="LLM batch size")] = 8) -> None:
@@ -359,12 +362,13 @@ def evaluate(
             console.print(f"[red]error:[/red] --bridge wants NAME=PATH, got {item!r}")
             raise typer.Exit(2)
         bridges[name] = Path(path)
-    run_evaluate(run, split, n, k, bridges, llm, base_url, batch_size)
+    run_evaluate(run, split, n, k, bridges, llm, base_url, batch_size, reranker)
 
 
 def run_evaluate(run: Path, split: str, n: int | None, k: int, bridges: dict[str, Path],
-                 llm_spec: str, base_url: str | None = None, batch_size: int = 8) -> None:
-    """Run the evaluate stage and print its table."""
+                 llm_spec: str, base_url: str | None = None, batch_size: int = 8,
+                 reranker: Path | None = None) -> list[MethodResult]:
+    """Run the evaluate stage, print its table and return its rows."""
     from rich.table import Table
 
     from ragbridge.evaluation_stage import run_evaluation
@@ -373,7 +377,7 @@ def run_evaluate(run: Path, split: str, n: int | None, k: int, bridges: dict[str
 
     model = load_llm(llm_spec, batch_size=batch_size, base_url=base_url)
     try:
-        results = run_evaluation(RunDir(run), split, n, k, model, bridges)
+        results = run_evaluation(RunDir(run), split, n, k, model, bridges, reranker=reranker)
     except (FileNotFoundError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
@@ -390,6 +394,7 @@ def run_evaluate(run: Path, split: str, n: int | None, k: int, bridges: dict[str
     if comparison:
         console.print(comparison)
     console.print(f"wrote {run}/eval-{split}.{{json,md,png}}")
+    return results
 
 
 @app.command()
@@ -445,29 +450,38 @@ def llm_server(
 @app.command()
 def demo(
         runs: Annotated[Path, typer.Option(help="Folder for the run directories")] = Path("runs"),
-        gap_n: Annotated[int, typer.Option(help="Dev examples in the gap probe")] = 100,
-        silver_n: Annotated[int, typer.Option(
-            help="nq-wiki train queries in the silver search")] = 500,
-        email_silver_n: Annotated[int, typer.Option(
-            help="email-subject train queries in the silver search")] = 200,
-        eval_n: Annotated[int, typer.Option(
-            help="dev and test queries searched for silver and evaluated")] = 100,
-        sl_epochs: Annotated[int, typer.Option(help="SL training epochs")] = 3,
-        rl_iterations: Annotated[int, typer.Option(
-            help="PPO iterations (16 queries each) after SL; 0 skips RL")] = 20,
-        quick: Annotated[bool, typer.Option(
-            help="A small first look (20 gap, 32 silver, 20 eval queries, 1 epoch, "
-                 "2 RL iterations)")] = False,
+        preset: Annotated[str, typer.Option(
+            help="Sizes: quick (a first look, ~20 min on a 2-core CPU without bf16), "
+                 "default (~1 h there), full (500/200 silver, 100 dev/test: ~4 h there)")
+        ] = "default",
+        quick: Annotated[bool, typer.Option(help="Same as --preset quick")] = False,
+        gap_n: Annotated[int | None, typer.Option(
+            help="Dev examples in each gap probe")] = None,
+        silver_n: Annotated[int | None, typer.Option(
+            help="nq-wiki train queries in the silver search")] = None,
+        email_silver_n: Annotated[int | None, typer.Option(
+            help="email-subject train queries in the silver search")] = None,
+        dev_n: Annotated[int | None, typer.Option(
+            help="Dev queries (silver, model selection, reranker threshold)")] = None,
+        test_n: Annotated[int | None, typer.Option(
+            help="Test queries in the results tables")] = None,
+        sl_epochs: Annotated[int | None, typer.Option(help="SL training epochs")] = None,
+        rl_iterations: Annotated[int | None, typer.Option(
+            help="PPO iterations (16 queries each) for SL+RL and RL-only; 0 skips RL")] = None,
         llm: LLMOption = DEFAULT_LLM_SPEC) -> None:
-    """The main job on the embedded default: data, retrieval, gap probe, silver search, SL and
-    SL+RL bridges, the point-wise reranker and the test table."""
-    from ragbridge.demo import run_demo
+    """The main job on the embedded default: data, retrieval, gap probe, silver search, SL,
+    RL-only and SL+RL bridges, the point-wise reranker and the test tables."""
+    from ragbridge.demo import demo_sizes, run_demo
 
-    if quick:
-        gap_n, silver_n, email_silver_n, eval_n, sl_epochs, rl_iterations = 20, 32, 32, 20, 1, 2
-    run_demo(runs, gap_n=gap_n, silver_n=silver_n, email_silver_n=email_silver_n,
-             eval_n=eval_n, sl_epochs=sl_epochs, rl_iterations=rl_iterations, llm_spec=llm,
-             console=console)
+    try:
+        sizes = demo_sizes("quick" if quick else preset, gap_n=gap_n, silver_n=silver_n,
+                           email_silver_n=email_silver_n, dev_n=dev_n, test_n=test_n,
+                           sl_epochs=sl_epochs, rl_iterations=rl_iterations)
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    console.print(f"demo sizes: {sizes}")
+    run_demo(runs, sizes, llm_spec=llm, console=console)
 
 
 def main() -> None:

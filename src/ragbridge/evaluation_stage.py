@@ -1,7 +1,8 @@
 """The evaluate stage: every available method on one split of a run directory.
 
 Methods: no retrieval, top-1 and top-K in retriever order, the point-wise reranker when
-`RUN/reranker/` has been trained (`ragbridge train-reranker`), each bridge given, and the
+`RUN/reranker/` has been trained (`ragbridge train-reranker`; or another run's, given as
+`reranker`, since a reranker scores any retriever's candidates), each bridge given, and the
 silver oracle when the split has been searched (`ragbridge silver --split test`). The last
 bridge given (BGM, when it is the SL+RL one) is compared with the best baseline by a paired
 bootstrap. Writes `eval-SPLIT.json` (with per-example scores), `eval-SPLIT.md` and
@@ -76,8 +77,8 @@ def _silver_positions(run: RunDir, split: str) -> dict[str, list[int]]:
 
 
 def run_evaluation(run: RunDir, split: str, n: int | None, k: int, llm: CachedLLM,
-                   bridges: Mapping[str, Path], task: Task | None = None
-                   ) -> list[MethodResult]:
+                   bridges: Mapping[str, Path], task: Task | None = None,
+                   reranker: Path | None = None) -> list[MethodResult]:
     """Evaluate every method on the first n examples (those with silver, if searched)."""
     task = task or get_task(run.config().get("retrieve", {}).get("task", "qa"))
     items = [replace(c, hits=c.hits[:k]) for c in run.candidates(split)]
@@ -90,15 +91,18 @@ def run_evaluation(run: RunDir, split: str, n: int | None, k: int, llm: CachedLL
     methods: dict[str, Selector] = {"no retrieval": top_k_selector(0),
                                     "top-1": top_k_selector(1),
                                     f"top-{k}": top_k_selector(None)}
-    if (run.path / "reranker" / "threshold.json").exists():
-        methods["point-wise reranker"] = _reranker_selector(run.path / "reranker")
+    reranker = reranker or run.path / "reranker"
+    if (reranker / "threshold.json").exists():
+        methods["point-wise reranker"] = _reranker_selector(reranker)
     methods.update({name: _bridge_selector(path) for name, path in bridges.items()})
     if silver:
         methods["silver oracle"] = lambda chosen: [silver[c.example.id] for c in chosen]
     results = [evaluate_method(name, items, select, task, llm)
                for name, select in methods.items()]
-    dataset = run.config().get("retrieve", {}).get("dataset", run.path.name)
-    title = f"{dataset} ({split}, {len(items)} examples, K={k})"
+    retrieve = run.config().get("retrieve", {})
+    source = f"{retrieve['dataset']}, {retrieve['retriever']}" if "retriever" in retrieve \
+        else retrieve.get("dataset", run.path.name)
+    title = f"{source} ({split}, {len(items)} examples, K={k})"
     comparison = bootstrap_line(results, list(bridges))
     write_json(run.path / f"eval-{split}.json",
                {"title": title, "llm": llm.identity, "metric": task.primary_metric,
@@ -108,5 +112,6 @@ def run_evaluation(run: RunDir, split: str, n: int | None, k: int, llm: CachedLL
                       markdown + (f"\n\n{comparison}" if comparison else "") + "\n")
     plot_results(results, run.path / f"eval-{split}.png", title, task.primary_metric)
     run.record(f"evaluate-{split}", {"n": len(items), "k": k, "llm": llm.identity,
-                                     "bridges": {k: str(v) for k, v in bridges.items()}})
+                                     "bridges": {k: str(v) for k, v in bridges.items()},
+                                     "reranker": str(reranker)})
     return results
