@@ -33,3 +33,21 @@ def test_bm25_on_real_wikipedia() -> None:
     hits = build_retriever("bm25", corpus).retrieve([example], 10)[0]
     assert len(hits) == 10
     assert any("Einstein" in h.passage.text for h in hits)
+
+
+def test_corpus_embeddings_are_found_again_after_the_model_folder_moves(
+        small_corpus, tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from ragbridge.assets import minilm_dir
+    from ragbridge.retrievers.dense import DenseRetriever
+
+    bundled = minilm_dir()  # resolved before the cache moves
+    moved = shutil.copytree(bundled, tmp_path / "elsewhere" / "minilm")
+    monkeypatch.setenv("RAGBRIDGE_CACHE", str(tmp_path / "cache"))
+    first = DenseRetriever(small_corpus, str(bundled))
+    files = list((tmp_path / "cache" / "embeddings").glob("*.npy"))
+    assert len(files) == 1
+    second = DenseRetriever(small_corpus, str(moved))
+    assert list((tmp_path / "cache" / "embeddings").glob("*.npy")) == files
+    assert (first._embeddings == second._embeddings).all()

@@ -13,8 +13,18 @@ from ragbridge.records import Example, Hit, Passage
 from ragbridge.retrievers.base import allowed_mask, group_positions
 
 
+def _model_identity(model_path: str) -> str:
+    """A local model folder by its files (names and sizes), not by where it lies, so a moved
+    or re-fetched cache still finds its embeddings; a hub name by itself."""
+    folder = Path(model_path)
+    if not folder.is_dir():
+        return model_path
+    files = sorted(f for f in folder.rglob("*") if f.is_file())
+    return "\n".join(f"{f.relative_to(folder).as_posix()}:{f.stat().st_size}" for f in files)
+
+
 def _corpus_fingerprint(corpus: Sequence[Passage], model_path: str) -> str:
-    digest = hashlib.sha256(model_path.encode())
+    digest = hashlib.sha256(_model_identity(model_path).encode())
     for passage in corpus:
         digest.update(f"{passage.id}\x00{passage.title}\x00{passage.text}\x01".encode())
     return digest.hexdigest()[:24]
