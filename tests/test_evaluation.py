@@ -72,3 +72,27 @@ def test_bootstrap_line_compares_the_last_bridge_with_the_best_baseline() -> Non
     line = bootstrap_line(results, ["SL bridge", "SL+RL bridge"])
     assert line is not None and line.startswith("SL+RL bridge vs best baseline (top-5): +75.0")
     assert bootstrap_line(results, []) is None
+
+
+def test_run_evaluation_takes_the_reranker_of_another_run(tmp_path: Path) -> None:
+    """Bridges and the reranker trained on one retriever's candidates score another's."""
+    from ragbridge.jsonl import write_json
+    from ragbridge.reranker import PointwiseReranker
+
+    run = RunDir(tmp_path / "toy-bm25")
+    items = [c.__class__(c.example, c.hits, "test", "bm25") for c in make_candidates(2)]
+    write_jsonl(run.candidates_path, (c.to_dict() for c in items))
+    run.record("retrieve", {"dataset": "toy", "retriever": "bm25", "task": "fake"})
+    llm = CachedLLM(EchoLLM(), tmp_path / "c.sqlite")
+    task = SequenceRewardTask(REWARDS)
+    plain = run_evaluation(run, "test", None, 3, llm, {}, task=task)
+    assert "point-wise reranker" not in [r.method for r in plain]
+    folder = tmp_path / "toy-dense" / "reranker"
+    PointwiseReranker(max_length=64).save_pretrained(folder)
+    write_json(folder / "threshold.json", {"threshold": -1e9})  # keep all, reranked
+    results = run_evaluation(run, "test", None, 3, llm, {}, task=task, reranker=folder)
+    reranked = next(r for r in results if r.method == "point-wise reranker")
+    assert reranked.passages == 3.0
+    written = json.loads((run.path / "eval-test.json").read_text())
+    assert written["title"] == "toy, bm25 (test, 2 examples, K=3)"
+    assert run.config()["evaluate-test"]["reranker"] == str(folder)
