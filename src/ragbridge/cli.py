@@ -451,8 +451,9 @@ def llm_server(
 def demo(
         runs: Annotated[Path, typer.Option(help="Folder for the run directories")] = Path("runs"),
         preset: Annotated[str, typer.Option(
-            help="Sizes: quick (a first look, ~20 min on a 2-core CPU without bf16), "
-                 "default (~1 h there), full (500/200 silver, 100 dev/test: ~4 h there)")
+            help="Sizes: quick (a first look, ~30 min on a 2-core CPU without bf16), "
+                 "default (~1 h 15 min there), full (500/200 silver, 100 dev/test: ~4 h "
+                 "there)")
         ] = "default",
         quick: Annotated[bool, typer.Option(help="Same as --preset quick")] = False,
         gap_n: Annotated[int | None, typer.Option(

@@ -29,13 +29,13 @@ class DemoSizes:
 
 
 PRESETS: dict[str, DemoSizes] = {
-    # about 20 minutes on a 2-core CPU without native bf16 (estimated from calls per query)
+    # about 30 minutes on a 2-core CPU without native bf16 (measured, BENCHMARKS.md)
     "quick": DemoSizes(gap_n=4, silver_n=20, email_silver_n=8, dev_n=6, test_n=10,
                        sl_epochs=1, rl_iterations=2),
-    # about an hour on the same CPU (measured, BENCHMARKS.md "The main command")
+    # about 1 h 13 min on the same CPU from an empty cache (measured, BENCHMARKS.md)
     "default": DemoSizes(gap_n=10, silver_n=100, email_silver_n=24, dev_n=12, test_n=20,
                          sl_epochs=3, rl_iterations=5),
-    # the sizes of a first real study: about 4 hours there, about 2 where bf16 is native
+    # the sizes of a first real study: about 4 h there (estimated), 2 where bf16 is native
     "full": DemoSizes(gap_n=100, silver_n=500, email_silver_n=200, dev_n=100, test_n=100,
                       sl_epochs=3, rl_iterations=20),
 }
