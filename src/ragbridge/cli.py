@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,7 +14,6 @@ from ragbridge.jsonl import InputError, write_json
 from ragbridge.llms import DEFAULT_LLM as DEFAULT_LLM_SPEC
 
 if TYPE_CHECKING:
-    from ragbridge.evaluation import MethodResult
     from ragbridge.silver import SilverConfig
     from ragbridge.silver_stage import SilverSummary
 
@@ -367,8 +366,8 @@ def evaluate(
 
 def run_evaluate(run: Path, split: str, n: int | None, k: int, bridges: dict[str, Path],
                  llm_spec: str, base_url: str | None = None, batch_size: int = 8,
-                 reranker: Path | None = None) -> list[MethodResult]:
-    """Run the evaluate stage, print its table and return its rows."""
+                 reranker: Path | None = None) -> dict[str, Any]:
+    """Run the evaluate stage, print its table and return what it wrote to eval-SPLIT.json."""
     from rich.table import Table
 
     from ragbridge.evaluation_stage import run_evaluation
@@ -381,20 +380,18 @@ def run_evaluate(run: Path, split: str, n: int | None, k: int, bridges: dict[str
     except (FileNotFoundError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
-    title = json.loads((run / f"eval-{split}.json").read_text())["title"]
-    table = Table(title=title)
-    metric = json.loads((run / f"eval-{split}.json").read_text())["metric"]
-    for column in ("method", metric, "passages", "prompt tokens", "select ms/query"):
+    report = json.loads((run / f"eval-{split}.json").read_text())
+    table = Table(title=report["title"])
+    for column in ("method", report["metric"], "passages", "prompt tokens", "select ms/query"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for r in results:
         table.add_row(r.method, f"{r.metric:.1f}", f"{r.passages:.2f}",
                       f"{r.prompt_tokens:.0f}", f"{r.select_ms:.1f}")
     console.print(table)
-    comparison = json.loads((run / f"eval-{split}.json").read_text()).get("bootstrap")
-    if comparison:
-        console.print(comparison)
+    if report["bootstrap"]:
+        console.print(report["bootstrap"])
     console.print(f"wrote {run}/eval-{split}.{{json,md,png}}")
-    return results
+    return report
 
 
 @app.command()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from ragbridge.jsonl import atomic_write_text, write_json
 from ragbridge.paths import dataset_dir
+
+if TYPE_CHECKING:
+    from ragbridge.llms import CachedLLM
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,10 @@ def _ensure_data(name: str, console: Console) -> None:
     console.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-def _train_sl(run: Path, sizes: DemoSizes, llm_spec: str, console: Console) -> Path:
+def _train_sl(run: Path, sizes: DemoSizes, llm: CachedLLM, console: Console) -> Path:
     """SL on the informative train silver, model selection on dev."""
     from ragbridge.bridge.data import load_bridge_examples
     from ragbridge.bridge.sl import SLConfig, train_sl
-    from ragbridge.llms import load_llm
     from ragbridge.rundir import RunDir
     from ragbridge.tasks import get_task
 
@@ -73,7 +74,7 @@ def _train_sl(run: Path, sizes: DemoSizes, llm_spec: str, console: Console) -> P
     config = SLConfig(epochs=sizes.sl_epochs)
     history = train_sl(load_bridge_examples(run_dir, "train", config.k, informative_only=True),
                        load_bridge_examples(run_dir, "dev", config.k, sizes.dev_n), task,
-                       load_llm(llm_spec), config, run / "bridge-sl",
+                       llm, config, run / "bridge-sl",
                        on_epoch=lambda d: console.print(
                            f"SL epoch {d['epoch']}: dev {task.primary_metric} {d['metric']:.1f},"
                            f" sequence EM {d['exact_match']:.1f}"))
@@ -106,10 +107,10 @@ def _bridges(run: Path, sizes: DemoSizes, llm_spec: str, console: Console) -> di
 
     run_silver_search(run, "dev", sizes.dev_n, SilverConfig(k=5), llm_spec)
     run_silver_search(run, "test", sizes.test_n, SilverConfig(k=5), llm_spec)
-    bridges = {"SL bridge": _train_sl(run, sizes, llm_spec, console)}
+    llm = load_llm(llm_spec)
+    bridges = {"SL bridge": _train_sl(run, sizes, llm, console)}
     if not (run / "reranker" / "threshold.json").exists():
-        reranker = train_reranker_stage(RunDir(run), load_llm(llm_spec), 5,
-                                        dev_limit=sizes.dev_n)
+        reranker = train_reranker_stage(RunDir(run), llm, 5, dev_limit=sizes.dev_n)
         console.print(f"point-wise reranker: threshold {reranker['threshold']:.3f}")
     if sizes.rl_iterations:
         bridges["RL-only bridge"] = _train_rl(run, "minilm-encdec", "bridge-rl-only", sizes,
@@ -119,9 +120,12 @@ def _bridges(run: Path, sizes: DemoSizes, llm_spec: str, console: Console) -> di
     return bridges
 
 
-def _table(results: list[Any], metric: str) -> dict[str, dict[str, float]]:
-    return {r.method: {metric: round(r.metric, 1), "passages": round(r.passages, 2),
-                       "prompt tokens": round(r.prompt_tokens)} for r in results}
+def _table(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Metric, passages and prompt tokens per method from an eval-SPLIT.json report."""
+    return {r["method"]: {report["metric"]: round(r["metric"], 1),
+                          "passages": round(r["passages"], 2),
+                          "prompt tokens": round(r["prompt_tokens"])}
+            for r in report["results"]}
 
 
 def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console) -> dict[str, Any]:
@@ -139,12 +143,13 @@ def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console) -> d
     started = time.perf_counter()
     summary: dict[str, Any] = {"llm": llm_spec, "sizes": asdict(sizes)}
     timings: dict[str, float] = {}
-    clock = [started]
+    clock = started
 
     def lap(stage: str) -> None:
+        nonlocal clock
         now = time.perf_counter()
-        timings[stage] = round(now - clock[0], 1)
-        clock[0] = now
+        timings[stage] = round(now - clock, 1)
+        clock = now
 
     for name in ("nq-wiki", "email-subject"):
         _ensure_data(name, console)
@@ -181,10 +186,8 @@ def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console) -> d
             evaluations.append(("nq-wiki-bm25", runs / "nq-wiki-bm25", bridges,
                                 runs / run_name / "reranker"))
     for run_name, run, bridges, reranker in evaluations:
-        results = run_evaluate(run, "test", sizes.test_n, 5, bridges, llm_spec,
-                               reranker=reranker)
-        metric = json.loads((run / "eval-test.json").read_text())["metric"]
-        tables[run_name] = _table(results, metric)
+        tables[run_name] = _table(run_evaluate(run, "test", sizes.test_n, 5, bridges, llm_spec,
+                                               reranker=reranker))
         lap(f"evaluate {run_name}")
     summary["test tables"] = tables
     summary["stage seconds"] = timings
