@@ -19,12 +19,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ragbridge.bridge.data import load_bridge_examples
 from ragbridge.bridge.sl import SLConfig, train_sl
 from ragbridge.jsonl import read_jsonl
+from ragbridge.judge import Judge
 from ragbridge.llms import load_llm
 from ragbridge.rundir import RunDir
-from ragbridge.tasks import get_task
+from ragbridge.stages.inputs import load_examples
 
 VARIANTS = {
     "minilm-encdec": ("minilm-encdec", False),
@@ -78,19 +78,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/bridge_families"))
     args = parser.parse_args()
     run = RunDir(args.run)
-    task = get_task(run.config()["retrieve"]["task"])
-    llm = load_llm(args.llm)
+    task = run.task()
+    judge = Judge(task, load_llm(args.llm))
+    k = run.settings().k
     out = args.out / args.run.name
-    dev = load_bridge_examples(run, "dev", 5, args.dev)
+    dev = load_examples(run, "dev", args.dev)
     histories: dict[str, dict[str, Any]] = {}
     train_sizes: dict[str, int] = {}
     for name in args.variants:
         family, informative_only = VARIANTS[name]
-        train = load_bridge_examples(run, "train", 5, informative_only=informative_only)
+        train = load_examples(run, "train", informative_only=informative_only)
         train_sizes[name] = len(train)
         folder = out / name.replace(", ", "-").replace(" ", "-")
-        histories[name] = train_sl(train, dev, task, llm,
-                                   SLConfig(family=family, epochs=args.epochs), folder)
+        histories[name] = train_sl(train, dev, judge, SLConfig(family=family,
+                                                               epochs=args.epochs), folder, k)
     references = _reference_rows(run, [e.item.example.id for e in dev])
     metric = task.primary_metric
     lines = [f"{args.run.name}: SL bridges on the same silver, {len(dev)} dev queries, "

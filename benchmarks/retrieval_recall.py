@@ -10,8 +10,8 @@ import time
 
 from ragbridge.data import load_dataset
 from ragbridge.records import Candidates
-from ragbridge.retrieval_stage import recall_at
 from ragbridge.retrievers import build_retriever
+from ragbridge.stages.retrieve import recall_at
 
 
 def main() -> None:

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ragbridge.bridge.rl import RLConfig
-from ragbridge.rl_stage import run_rl
+from ragbridge.llms import load_llm
+from ragbridge.rundir import RunDir
+from ragbridge.stages import rl
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "SL + PPO (value head)": ("sl", {"algorithm": "ppo", "rollout_queries": 16,
@@ -74,13 +76,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/rl_compare"))
     args = parser.parse_args()
     out = args.out / args.run.name
+    llm = load_llm(args.llm)
     histories = {}
     for name in args.variants:
         start, settings = VARIANTS[name]
         begin = str(args.run / "bridge-sl" / "model") if start == "sl" else start
-        config = RLConfig(iterations=args.iterations, eval_every=args.eval_every, **settings)
-        histories[name] = run_rl(args.run, begin, config, out / _slug(name), args.llm,
-                                 args.dev)
+        config = rl.RLStageConfig(start=begin, out=out / _slug(name), dev_limit=args.dev,
+                                  trainer=RLConfig(iterations=args.iterations,
+                                                   eval_every=args.eval_every, **settings))
+        histories[name] = rl.run(RunDir(args.run), config, llm).history
     lines = [f"{args.run.name}: {args.iterations} iterations x 16 sampled sequences, "
              f"{args.dev} dev queries, LLM `{args.llm}`", "",
              "| variant | dev at start | dev by evaluation | best dev | passages (last dev) "

@@ -22,8 +22,8 @@ from ragbridge.llms import DEFAULT_LLM, load_llm
 from ragbridge.records import Candidates
 from ragbridge.retrievers import build_retriever
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig
-from ragbridge.silver_stage import SilverSummary, run_silver
+from ragbridge.silver import SilverConfig, SilverSummary
+from ragbridge.stages import silver
 
 # name -> (LLM batch size, queries per window, Ray workers, reuse the cache of this run)
 SETTINGS: dict[str, tuple[int, int, int, str | None]] = {
@@ -46,11 +46,12 @@ def _run(folder: Path, items: list[Candidates], llm_spec: str, batch_size: int, 
          workers: int, cache: Path) -> tuple[SilverSummary, list[list[int]]]:
     run = RunDir(folder)
     write_jsonl(run.candidates_path, (c.to_dict() for c in items))
-    run.record("retrieve", {"task": "qa", "dataset": "nq-wiki", "retriever": "dense"})
-    options = {"batch_size": batch_size, "cache_path": cache}
-    summary = run_silver(run, lambda: load_llm(llm_spec, **options), llm_spec, dict(options),
-                         SilverConfig(batch_queries=window), split="train",
-                         workers=max(workers, 1), use_ray=workers != 1)
+    run.record("retrieve", {"task": "qa", "dataset": "nq-wiki", "retriever": "dense",
+                            "k": len(items[0].hits)})
+    config = silver.SilverStageConfig(workers=max(workers, 1),
+                                      search=SilverConfig(batch_queries=window))
+    summary = silver.run(run, config, load_llm(llm_spec, batch_size=batch_size,
+                                               cache_path=cache), use_ray=workers != 1)
     records = [json.loads(line) for line in (folder / "silver.jsonl").read_text().splitlines()]
     return summary, [r["silver"] for r in records]
 

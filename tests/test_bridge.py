@@ -20,6 +20,7 @@ from ragbridge.bridge.data import BridgeExample
 from ragbridge.bridge.format import truncate_tokens
 from ragbridge.bridge.model import Bridge
 from ragbridge.bridge.sl import SLConfig, train_sl
+from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM
 from ragbridge.records import Passage
 
@@ -126,23 +127,24 @@ def test_sl_resume_continues_the_same_run(tmp_path: Path) -> None:
     rewards = {f"q{n}": {"b|a": 80.0, "a|a": 60.0, "": 30.0, "c": 10.0} for n in range(8)}
     task = SequenceRewardTask(rewards)
     train, dev = _examples(8), _examples(4)
-    config = SLConfig(family="tiny-seq2seq", epochs=2, batch_size=4, learning_rate=1e-3, k=3)
+    config = SLConfig(family="tiny-seq2seq", epochs=2, batch_size=4, learning_rate=1e-3)
 
-    def llm(name: str) -> CachedLLM:
-        return CachedLLM(EchoLLM(), tmp_path / f"{name}.sqlite")
+    def judge(name: str) -> Judge:
+        return Judge(task, CachedLLM(EchoLLM(), tmp_path / f"{name}.sqlite"))
 
-    straight = train_sl(train, dev, task, llm("a"), config, tmp_path / "straight")
-    one = train_sl(train, dev, task, llm("b"), SLConfig(**{**config.__dict__, "epochs": 1}),
-                   tmp_path / "resumed")
+    straight = train_sl(train, dev, judge("a"), config, tmp_path / "straight", k=3)
+    one = train_sl(train, dev, judge("b"), SLConfig(**{**config.__dict__, "epochs": 1}),
+                   tmp_path / "resumed", k=3)
     assert one["epoch"] == 1 and (tmp_path / "resumed" / "checkpoint-1" / "state.json").exists()
-    with pytest.raises(ValueError, match="other settings"):
-        train_sl(train, dev, task, llm("b"), SLConfig(**{**config.__dict__, "seed": 5}),
-                 tmp_path / "resumed")
-    resumed = train_sl(train, dev, task, llm("b"), config, tmp_path / "resumed")
+    with pytest.raises(ValueError, match=r"other settings \(seed\)"):
+        train_sl(train, dev, judge("b"), SLConfig(**{**config.__dict__, "seed": 5}),
+                 tmp_path / "resumed", k=3)
+    resumed = train_sl(train, dev, judge("b"), config, tmp_path / "resumed", k=3)
     assert resumed["losses"] == pytest.approx(straight["losses"], abs=1e-5)
     assert [d["metric"] for d in resumed["dev"]] == [d["metric"] for d in straight["dev"]]
     assert (tmp_path / "resumed" / "model" / "bridge_config.json").exists()
-    assert (tmp_path / "resumed" / "training.png").stat().st_size > 0
+    # only the newest checkpoint is kept
+    assert [p.name for p in (tmp_path / "resumed").glob("checkpoint-*")] == ["checkpoint-2"]
 
 
 def test_real_families_load_decode_and_train() -> None:

@@ -1,4 +1,5 @@
-"""The gap probe's mechanics on a deterministic stand-in LLM, and the CLI end to end."""
+"""The gap probe's mechanics on a deterministic stand-in LLM (the `ragbridge gap` command on
+the real LLM runs in tests/test_cli_chain.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ragbridge.gap import run_gap_probe
+from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM, GenerationSettings
 from ragbridge.records import Candidates, Example, Hit, Passage
 from ragbridge.tasks import get_task
@@ -37,7 +39,7 @@ def _candidates() -> list[Candidates]:
 
 def test_probe_rows(tmp_path: Path) -> None:
     llm = CachedLLM(FirstPassageLLM(), tmp_path / "c.sqlite")
-    report = run_gap_probe(_candidates(), get_task("qa"), llm)
+    report = run_gap_probe(_candidates(), Judge(get_task("qa"), llm))
     score = {r.name: r.scores["accuracy"] for r in report.rows}
     assert score["no passages"] == 0 and score["top-K"] == 0
     assert score["top-1"] == 50  # example b has its answer at rank 1
@@ -45,5 +47,5 @@ def test_probe_rows(tmp_path: Path) -> None:
     assert score["best single (oracle)"] == 100 and score["best repeated x2"] == 100
     assert report.row("top-3").passages == 3 and report.row("best repeated x2").passages == 2
     calls = report.llm_calls
-    again = run_gap_probe(_candidates(), get_task("qa"), llm)
+    again = run_gap_probe(_candidates(), Judge(get_task("qa"), llm))
     assert calls > 0 and again.llm_calls == 0 and again.cache_hits > 0

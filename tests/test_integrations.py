@@ -1,7 +1,9 @@
 """Framework adapters in real small pipelines: a retriever over a few documents feeds the
-bridge, and each adapter returns exactly the bridge's sequence of the retrieved documents.
+selector, and each adapter returns exactly the selector's sequence of the retrieved documents.
 
-The bridge is a tiny random one (mechanics); the frameworks, retrievers and MiniLM are real.
+The selector is a stub with a known answer ([2, 0, 2]: select, reorder, repeat; or [] for
+nothing), so the expected output does not come from the code path under test; a saved bridge
+folder is loaded by path once. The frameworks, retrievers and MiniLM are real.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
+from ragbridge.bridge import BridgeFormat, build_bridge
 from ragbridge.records import Passage
 
 TEXTS = ["The Pacific Ocean is the largest and deepest ocean on Earth.",
@@ -19,6 +21,23 @@ TEXTS = ["The Pacific Ocean is the largest and deepest ocean on Earth.",
          "The Atlantic Ocean is the second-largest ocean.",
          "Mount Everest is Earth's highest mountain above sea level."]
 QUERY = "which ocean is the largest"
+NOTHING = "nothing at all"
+
+
+class Stub:
+    """Answers [2, 0, 2] (third, first, third again), or [] for the NOTHING query."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[Passage]] = []
+
+    def select_batch(self, queries: list[str], candidate_lists: list[list[Passage]]
+                     ) -> list[list[int]]:
+        self.seen += [list(c) for c in candidate_lists]
+        return [[] if q == NOTHING else [2, 0, 2] for q in queries]
+
+
+def _expected(texts: list[str]) -> list[str]:
+    return [texts[2], texts[0], texts[2]]
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +45,6 @@ def bridge_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bridge")
     build_bridge("tiny-seq2seq", BridgeFormat(k=5, max_ids=4), seed=7).save_pretrained(folder)
     return folder
-
-
-def _expected(folder: Path, texts: list[str]) -> list[str]:
-    bridge = Bridge.from_pretrained(folder)
-    positions = bridge.select(QUERY, [Passage(str(n), t) for n, t in enumerate(texts)])
-    return [texts[p] for p in positions]
 
 
 def test_langchain_compressor_in_contextual_compression_retriever(bridge_folder: Path) -> None:
@@ -55,13 +68,17 @@ def test_langchain_compressor_in_contextual_compression_retriever(bridge_folder:
 
     store = InMemoryVectorStore.from_documents([Document(t) for t in TEXTS], MiniLM())
     base = store.as_retriever(search_kwargs={"k": 3})
-    retriever = ContextualCompressionRetriever(
-        base_compressor=BridgeCompressor(bridge_folder), base_retriever=base)
+    stub = Stub()
+    retriever = ContextualCompressionRetriever(base_compressor=BridgeCompressor(stub),
+                                               base_retriever=base)
     retrieved = [d.page_content for d in base.invoke(QUERY)]
     assert set(retrieved[:2]) == {TEXTS[0], TEXTS[3]}  # the real retriever found the oceans
-    assert [d.page_content for d in retriever.invoke(QUERY)] == _expected(bridge_folder,
-                                                                          retrieved)
-    assert BridgeCompressor(bridge_folder).compress_documents([], QUERY) == []
+    assert [d.page_content for d in retriever.invoke(QUERY)] == _expected(retrieved)
+    assert [p.text for p in stub.seen[-1]] == retrieved  # candidates in retriever order
+    assert retriever.invoke(NOTHING) == []
+    assert BridgeCompressor(stub).compress_documents([], QUERY) == []
+    from_folder = BridgeCompressor(bridge_folder).compress_documents(base.invoke(QUERY), QUERY)
+    assert all(d.page_content in retrieved for d in from_folder)
 
 
 def test_llamaindex_postprocessor_after_a_retriever(bridge_folder: Path) -> None:
@@ -74,10 +91,14 @@ def test_llamaindex_postprocessor_after_a_retriever(bridge_folder: Path) -> None
     nodes = index.as_retriever().retrieve(QUERY)
     retrieved = [n.node.get_content() for n in nodes]
     assert sorted(retrieved) == sorted(TEXTS)
-    chosen = BridgePostprocessor(bridge_folder).postprocess_nodes(nodes, query_str=QUERY)
-    assert [n.node.get_content() for n in chosen] == _expected(bridge_folder, retrieved)
+    chosen = BridgePostprocessor(Stub()).postprocess_nodes(nodes, query_str=QUERY)
+    assert [n.node.get_content() for n in chosen] == _expected(retrieved)
+    assert BridgePostprocessor(Stub()).postprocess_nodes(nodes, query_str=NOTHING) == []
     with pytest.raises(ValueError, match="query"):
-        BridgePostprocessor(bridge_folder).postprocess_nodes(nodes)
+        BridgePostprocessor(Stub()).postprocess_nodes(nodes)
+    loaded = BridgePostprocessor(bridge_folder)
+    assert loaded.bridge_path == str(bridge_folder)
+    assert all(n in nodes for n in loaded.postprocess_nodes(nodes, query_str=QUERY))
 
 
 def test_haystack_component_in_a_pipeline(bridge_folder: Path) -> None:
@@ -91,11 +112,14 @@ def test_haystack_component_in_a_pipeline(bridge_folder: Path) -> None:
     store.write_documents([Document(content=t) for t in TEXTS])
     pipeline = Pipeline()
     pipeline.add_component("retriever", InMemoryBM25Retriever(store, top_k=3))
-    pipeline.add_component("bridge", BridgeRanker(bridge_folder))
+    pipeline.add_component("bridge", BridgeRanker(Stub()))
     pipeline.connect("retriever.documents", "bridge.documents")
     result = pipeline.run({"retriever": {"query": QUERY}, "bridge": {"query": QUERY}},
                           include_outputs_from={"retriever"})
     retrieved = [d.content for d in result["retriever"]["documents"]]
     assert len(retrieved) == 3 and TEXTS[0] in retrieved
-    assert [d.content for d in result["bridge"]["documents"]] == _expected(bridge_folder,
-                                                                           retrieved)
+    assert [d.content for d in result["bridge"]["documents"]] == _expected(retrieved)
+    empty = pipeline.run({"retriever": {"query": QUERY}, "bridge": {"query": NOTHING}})
+    assert empty["bridge"]["documents"] == []
+    loaded = BridgeRanker(bridge_folder).run(QUERY, result["retriever"]["documents"])
+    assert all(d.content in retrieved for d in loaded["documents"])

@@ -46,8 +46,11 @@ def test_reference_answers_correctly(reference: list[str]) -> None:
     assert _correct(reference) == [True] * len(CASES)
 
 
-def test_fp32_batched_is_identical(reference: list[str]) -> None:
-    assert build_llm("smollm2-fp32", batch_size=4).generate(PROMPTS, SETTINGS) == reference
+def test_fp32_batched_is_identical_to_one_at_a_time(reference: list[str]) -> None:
+    one_at_a_time = build_llm("smollm2-fp32", batch_size=1)
+    singles = [one_at_a_time.generate([prompt], SETTINGS)[0] for prompt in PROMPTS]
+    assert build_llm("smollm2-fp32", batch_size=4).generate(PROMPTS, SETTINGS) == singles
+    assert reference == singles
 
 
 def test_default_backend_is_bf16_where_native_and_gives_the_same_answers(

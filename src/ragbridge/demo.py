@@ -1,20 +1,31 @@
-"""The main job on the embedded default data: data, retrieval, gap, silver, SL, RL, evaluation."""
+"""The main job on the embedded default data: data, retrieval, gap, silver, SL, RL, evaluation.
+
+It only sequences the stages (`ragbridge.stages`) and renders their reports
+(`ragbridge.render`); every stage resumes, so a rerun continues where it stopped.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 
-from ragbridge.jsonl import atomic_write_text, write_json
+from ragbridge.jsonl import write_json
+from ragbridge.llms import CachedLLM, load_llm
 from ragbridge.paths import dataset_dir
-
-if TYPE_CHECKING:
-    from ragbridge.llms import CachedLLM
+from ragbridge.progress import ProgressCallback
+from ragbridge.render import (
+    gap_table,
+    results_table,
+    silver_table,
+    write_markdown,
+)
+from ragbridge.rundir import RunDir
+from ragbridge.stages import evaluate, gap, reranker, retrieve, rl, silver, sl
+from ragbridge.stages.evaluate import EvaluateConfig
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ PRESETS: dict[str, DemoSizes] = {
     "full": DemoSizes(gap_n=100, silver_n=500, email_silver_n=200, dev_n=100, test_n=100,
                       sl_epochs=3, rl_iterations=20),
 }
+K = 5  # candidates per query in every demo run
+RUNS = ("nq-wiki-dense", "email-subject-bm25")
 
 
 def demo_sizes(preset: str, **overrides: int | None) -> DemoSizes:
@@ -50,96 +63,72 @@ def demo_sizes(preset: str, **overrides: int | None) -> DemoSizes:
     return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
 
 
-def _ensure_data(name: str, console: Console) -> None:
-    from ragbridge.data.email_subject import build_email_subject
-    from ragbridge.data.nq_wiki import build_nq_wiki
+def _ensure_data(name: str, console: Console, progress: ProgressCallback | None) -> None:
+    """Build a bundled data set unless the cache holds its current version."""
+    import json
 
-    path = dataset_dir(name)
-    if (path / "meta.json").exists():
+    from ragbridge.data import email_subject, nq_wiki
+
+    module = {"nq-wiki": nq_wiki, "email-subject": email_subject}[name]
+    builder = {"nq-wiki": nq_wiki.build_nq_wiki,
+               "email-subject": email_subject.build_email_subject}[name]
+    meta = dataset_dir(name) / "meta.json"
+    if meta.exists() and json.loads(meta.read_text()).get("version", 1) == module.VERSION:
         return
-    builder = {"nq-wiki": build_nq_wiki, "email-subject": build_email_subject}[name]
-    counts = builder(path)
+    counts = builder(dataset_dir(name), progress=progress)
     console.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-def _train_sl(run: Path, sizes: DemoSizes, llm: CachedLLM, console: Console) -> Path:
-    """SL on the informative train silver, model selection on dev."""
-    from ragbridge.bridge.data import load_bridge_examples
-    from ragbridge.bridge.sl import SLConfig, train_sl
-    from ragbridge.rundir import RunDir
-    from ragbridge.tasks import get_task
-
-    run_dir = RunDir(run)
-    task = get_task(run_dir.config()["retrieve"]["task"])
-    config = SLConfig(epochs=sizes.sl_epochs)
-    history = train_sl(load_bridge_examples(run_dir, "train", config.k, informative_only=True),
-                       load_bridge_examples(run_dir, "dev", config.k, sizes.dev_n), task,
-                       llm, config, run / "bridge-sl",
-                       on_epoch=lambda d: console.print(
-                           f"SL epoch {d['epoch']}: dev {task.primary_metric} {d['metric']:.1f},"
-                           f" sequence EM {d['exact_match']:.1f}"))
-    run_dir.record("train-sl", {**history["config"], "informative_only": True,
-                                "best_epoch": history["best_epoch"]})
-    return run / "bridge-sl" / "model"
+def _silver(run: RunDir, split: str, limit: int, llm: CachedLLM, console: Console,
+            progress: ProgressCallback | None) -> dict[str, Any]:
+    summary = silver.run(run, silver.SilverStageConfig(split=split, limit=limit), llm,
+                         progress=progress)
+    console.print(silver_table(summary, f"{run.path.name}: silver search ({split})"))
+    return summary.to_dict()
 
 
-def _train_rl(run: Path, start: str, out: str, sizes: DemoSizes, llm_spec: str,
-              console: Console) -> Path:
-    """PPO from `start` (an SL bridge folder, or a family name for RL-only)."""
-    from ragbridge.bridge.rl import RLConfig
-    from ragbridge.rl_stage import run_rl
-
-    config = RLConfig(iterations=sizes.rl_iterations,
-                      eval_every=max(sizes.rl_iterations // 2, 1))
-    history = run_rl(run, start, config, run / out, llm_spec, sizes.dev_n)
-    console.print(f"{out} (PPO) dev: " + " -> ".join(f"{d['metric']:.1f}"
-                                                     for d in history["dev"]))
-    return run / out / "model"
-
-
-def _bridges(run: Path, sizes: DemoSizes, llm_spec: str, console: Console) -> dict[str, Path]:
+def _bridges(run: RunDir, sizes: DemoSizes, llm: CachedLLM, console: Console,
+             progress: ProgressCallback | None) -> dict[str, Path]:
     """Dev and test silver, SL, the point-wise reranker, RL-only and SL+RL; returns bridges."""
-    from ragbridge.cli import run_silver_search
-    from ragbridge.llms import load_llm
-    from ragbridge.reranker_stage import train_reranker_stage
-    from ragbridge.rundir import RunDir
-    from ragbridge.silver import SilverConfig
-
-    run_silver_search(run, "dev", sizes.dev_n, SilverConfig(k=5), llm_spec)
-    run_silver_search(run, "test", sizes.test_n, SilverConfig(k=5), llm_spec)
-    llm = load_llm(llm_spec)
-    bridges = {"SL bridge": _train_sl(run, sizes, llm, console)}
-    if not (run / "reranker" / "threshold.json").exists():
-        reranker = train_reranker_stage(RunDir(run), llm, 5, dev_limit=sizes.dev_n)
-        console.print(f"point-wise reranker: threshold {reranker['threshold']:.3f}")
+    for split, limit in (("dev", sizes.dev_n), ("test", sizes.test_n)):
+        _silver(run, split, limit, llm, console, progress)
+    trained = sl.run(run, sl.SLStageConfig(dev_limit=sizes.dev_n, trainer=sl.SLConfig(
+        epochs=sizes.sl_epochs)), llm, progress=progress)
+    console.print(f"{run.path.name} SL dev: " + " -> ".join(
+        f"{d['metric']:.1f}" for d in trained.history["dev"]))
+    bridges = {"SL bridge": trained.model}
+    if not (run.reranker_path / "threshold.json").exists():
+        tuned = reranker.run(run, reranker.RerankerConfig(dev_limit=sizes.dev_n), llm)
+        console.print(f"point-wise reranker: threshold {tuned.threshold:.3f}")
     if sizes.rl_iterations:
-        bridges["RL-only bridge"] = _train_rl(run, "minilm-encdec", "bridge-rl-only", sizes,
-                                              llm_spec, console)
-        bridges["SL+RL bridge (BGM)"] = _train_rl(run, str(bridges["SL bridge"]), "bridge-rl",
-                                                  sizes, llm_spec, console)
+        for name, start, out in (("RL-only bridge", "minilm-encdec", "bridge-rl-only"),
+                                 ("SL+RL bridge (BGM)", str(trained.model), "bridge-rl")):
+            config = rl.RLStageConfig(
+                start=start, out=run.bridge_path(out), dev_limit=sizes.dev_n,
+                trainer=rl.RLConfig(iterations=sizes.rl_iterations,
+                                    eval_every=max(sizes.rl_iterations // 2, 1)))
+            result = rl.run(run, config, llm, progress=progress)
+            console.print(f"{out} (PPO) dev: " + " -> ".join(
+                f"{d['metric']:.1f}" for d in result.history["dev"]))
+            bridges[name] = result.model
     return bridges
 
 
-def _table(report: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Metric, passages and prompt tokens per method from an eval-SPLIT.json report."""
-    return {r["method"]: {report["metric"]: round(r["metric"], 1),
-                          "passages": round(r["passages"], 2),
-                          "prompt tokens": round(r["prompt_tokens"])}
-            for r in report["results"]}
+def _table(report: evaluate.EvaluationReport) -> dict[str, dict[str, float]]:
+    """Metric, passages, prompt tokens and diversity per method."""
+    return {r.method: {report.metric: round(r.metric, 1), "passages": round(r.passages, 2),
+                       "prompt tokens": round(r.prompt_tokens),
+                       "distinct sequences": r.diversity.distinct}
+            for r in report.results}
 
 
-def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console) -> dict[str, Any]:
+def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console,
+             progress: ProgressCallback | None = None) -> dict[str, Any]:
     """nq-wiki (dense and BM25 candidates) and email-subject (BM25): the whole chain.
 
     Bridges and the reranker are trained on nq-wiki dense candidates and evaluated on both
     retrievers' test candidates (a bridge reads whatever candidates it is given).
     """
-    from ragbridge.cli import run_evaluate, run_gap, run_silver_search
-    from ragbridge.data import load_dataset
-    from ragbridge.retrieval_stage import retrieve_candidates
-    from ragbridge.rundir import RunDir
-    from ragbridge.silver import SilverConfig
-
     started = time.perf_counter()
     summary: dict[str, Any] = {"llm": llm_spec, "sizes": asdict(sizes)}
     timings: dict[str, float] = {}
@@ -152,57 +141,62 @@ def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console) -> d
         clock = now
 
     for name in ("nq-wiki", "email-subject"):
-        _ensure_data(name, console)
+        _ensure_data(name, console, progress)
     lap("data")
-    nq, email = load_dataset("nq-wiki"), load_dataset("email-subject")
     recalls = {}
-    for retriever, splits in (("bm25", ["dev", "test"]), ("dense", ["train", "dev", "test"])):
+    for retriever, splits in (("bm25", "dev,test"), ("dense", "train,dev,test")):
         run = RunDir(runs / f"nq-wiki-{retriever}")
-        recalls[retriever] = retrieve_candidates(nq, retriever, 10, splits, run)["dev"]
+        if "retrieve" not in run.config():
+            found = retrieve.run(run, retrieve.RetrieveConfig(
+                dataset="nq-wiki", retriever=retriever, k=K, splits=splits), progress=progress)
+            run.record("demo-recall", {"dev": found.recall.get("dev", {})})
+        recalls[retriever] = run.config()["demo-recall"]["dev"]
         console.print(f"nq-wiki dev {retriever}: " +
                       ", ".join(f"R@{d} {v:.1f}" for d, v in recalls[retriever].items()))
     summary["nq-wiki recall (dev)"] = recalls
-    retrieve_candidates(email, "bm25", 5, ["train", "dev", "test"],
-                        RunDir(runs / "email-subject-bm25"))
+    email = RunDir(runs / "email-subject-bm25")
+    if "retrieve" not in email.config():
+        retrieve.run(email, retrieve.RetrieveConfig(dataset="email-subject", retriever="bm25",
+                                                    k=K), progress=progress)
     lap("retrieve")
-    for run_name in ("nq-wiki-dense", "email-subject-bm25"):
-        run_gap(runs / run_name, "dev", sizes.gap_n, 5, llm_spec, None, 8, 0)
+    llm = load_llm(llm_spec)
+    for run_name in RUNS:
+        probed = gap.run(RunDir(runs / run_name), gap.GapConfig(n=sizes.gap_n), llm,
+                         progress=progress)
+        console.print(gap_table(probed.report, probed.title))
     lap("gap probe")
     summary["silver (train)"] = {}
-    for run_name, limit in (("nq-wiki-dense", sizes.silver_n),
-                            ("email-subject-bm25", sizes.email_silver_n)):
-        found = run_silver_search(runs / run_name, "train", limit, SilverConfig(k=5), llm_spec)
-        summary["silver (train)"][run_name] = found.to_dict()
+    for run_name, limit in zip(RUNS, (sizes.silver_n, sizes.email_silver_n), strict=True):
+        summary["silver (train)"][run_name] = _silver(RunDir(runs / run_name), "train", limit,
+                                                      llm, console, progress)
         lap(f"silver {run_name}")
-    tables: dict[str, Any] = {}
-    evaluations: list[tuple[str, Path, dict[str, Path], Path | None]] = []
-    for run_name in ("nq-wiki-dense", "email-subject-bm25"):
-        bridges = _bridges(runs / run_name, sizes, llm_spec, console)
+    evaluations: list[tuple[str, dict[str, Path], Path | None]] = []
+    for run_name in RUNS:
+        bridges = _bridges(RunDir(runs / run_name), sizes, llm, console, progress)
         lap(f"silver dev/test, SL, reranker, RL {run_name}")
-        evaluations.append((run_name, runs / run_name, bridges, None))
+        evaluations.append((run_name, bridges, None))
         if run_name == "nq-wiki-dense":
-            run_silver_search(runs / "nq-wiki-bm25", "test", sizes.test_n, SilverConfig(k=5),
-                              llm_spec)
-            evaluations.append(("nq-wiki-bm25", runs / "nq-wiki-bm25", bridges,
-                                runs / run_name / "reranker"))
-    for run_name, run, bridges, reranker in evaluations:
-        tables[run_name] = _table(run_evaluate(run, "test", sizes.test_n, 5, bridges, llm_spec,
-                                               reranker=reranker))
+            _silver(RunDir(runs / "nq-wiki-bm25"), "test", sizes.test_n, llm, console,
+                    progress)
+            evaluations.append(("nq-wiki-bm25", bridges, runs / run_name / "reranker"))
+    tables: dict[str, Any] = {}
+    for run_name, bridges, other_reranker in evaluations:
+        config = EvaluateConfig(split="test", n=sizes.test_n,
+                                bridges=tuple(f"{n}={p}" for n, p in bridges.items()),
+                                reranker=other_reranker)
+        report = evaluate.run(RunDir(runs / run_name), config, llm, progress=progress)
+        console.print(results_table(report.results, report.title, report.metric))
+        if report.comparison:
+            console.print(report.comparison.line())
+        tables[run_name] = _table(report)
         lap(f"evaluate {run_name}")
     summary["test tables"] = tables
     summary["stage seconds"] = timings
     summary["seconds"] = round(time.perf_counter() - started, 1)
     write_json(runs / "demo-summary.json", summary)
-    atomic_write_text(runs / "demo-results.md", results_markdown(runs, tables.keys()))
+    write_markdown(runs / "demo-results.md", ["# ragbridge demo: test tables", ""] + [
+        (runs / name / "eval-test.md").read_text().strip() + "\n" for name, *_ in evaluations])
     console.print(f"[bold green]demo finished[/bold green] in {summary['seconds']:.0f} s "
                   f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())}); "
                   f"tables in {runs}/demo-results.md, plots in {runs}/*/eval-test.png")
     return summary
-
-
-def results_markdown(runs: Path, run_names: Iterable[str]) -> str:
-    """Every evaluated run's test table (and its bootstrap line), one after another."""
-    parts = ["# ragbridge demo: test tables", ""]
-    for run_name in run_names:
-        parts += [(runs / run_name / "eval-test.md").read_text().strip(), ""]
-    return "\n".join(parts)

@@ -1,9 +1,10 @@
 """Downstream evaluation: the frozen LLM's task metric for each way of choosing passages.
 
-A *method* maps each example's candidates to the positions the LLM sees (no retrieval,
-top-k in retriever order, a bridge, the silver oracle, ...). For each method: the mean task
-metric, the mean number of passages and prompt tokens put in front of the LLM, and the
-selection time per query. `paired_bootstrap` gives a confidence interval for the difference
+A *method* is a named `Selector` (no retrieval, top-k in retriever order, the point-wise
+reranker, a bridge, the silver oracle). For each: the mean task metric, the mean number of
+passages and prompt tokens put in front of the LLM, the selection time per query, and how
+varied its choices are (a selector that emits one constant sequence whatever its input shows
+as 1 distinct sequence). `paired_bootstrap` gives a confidence interval for the difference
 of two methods on the same examples.
 """
 
@@ -11,15 +12,38 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from ragbridge.llms import CachedLLM
+from ragbridge.judge import Judge
 from ragbridge.records import Candidates
-from ragbridge.tasks import Task
+from ragbridge.selectors import Selector
 
-Selector = Callable[[Sequence[Candidates]], list[list[int]]]
+Kind = Literal["baseline", "bridge", "oracle"]
+
+
+@dataclass
+class Diversity:
+    """How varied a selector's choices are over a set of queries."""
+
+    first_is_top1: float  # % of queries whose first chosen passage is the retriever's first
+    empty: float  # % of queries with no passage chosen
+    mean_length: float
+    distinct: int  # distinct position sequences
+    most_common_share: float  # % of queries given the single most common sequence
+
+    @classmethod
+    def of(cls, chosen: Sequence[Sequence[int]]) -> Diversity:
+        """Diversity of a list of position sequences."""
+        count = max(len(chosen), 1)
+        tallies: dict[tuple[int, ...], int] = {}
+        for positions in chosen:
+            tallies[tuple(positions)] = tallies.get(tuple(positions), 0) + 1
+        return cls(first_is_top1=100.0 * sum(bool(c) and c[0] == 0 for c in chosen) / count,
+                   empty=100.0 * sum(not c for c in chosen) / count,
+                   mean_length=sum(len(c) for c in chosen) / count, distinct=len(tallies),
+                   most_common_share=100.0 * max(tallies.values(), default=0) / count)
 
 
 @dataclass
@@ -27,47 +51,39 @@ class MethodResult:
     """One method on one split."""
 
     method: str
+    kind: Kind
     metric: float
     passages: float
     prompt_tokens: float
     select_ms: float
+    diversity: Diversity
     scores: list[float] = field(repr=False, default_factory=list)
+    positions: list[list[int]] = field(repr=False, default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (per-example scores included)."""
+        """Plain dict (per-example scores and positions included)."""
         return asdict(self)
 
-
-def token_counter(llm: CachedLLM) -> Callable[[str], int]:
-    """Prompt length in the LLM's own tokens when its tokenizer is at hand, else in words."""
-    tokenizer = getattr(llm.llm, "tokenizer", None)
-    if tokenizer is None:
-        return lambda text: len(text.split())
-    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> MethodResult:
+        """Inverse of `to_dict`."""
+        return cls(**{**record, "diversity": Diversity(**record["diversity"])})
 
 
-def top_k_selector(k: int | None) -> Selector:
-    """The retriever's first k candidates in its order (None: all; 0: no retrieval)."""
-    def select(items: Sequence[Candidates]) -> list[list[int]]:
-        return [list(range(len(c.hits) if k is None else min(k, len(c.hits)))) for c in items]
-    return select
-
-
-def evaluate_method(name: str, items: Sequence[Candidates], select: Selector, task: Task,
-                    llm: CachedLLM) -> MethodResult:
+def evaluate_selector(name: str, selector: Selector, items: Sequence[Candidates], judge: Judge,
+                      kind: Kind = "bridge") -> MethodResult:
     """Select, prompt the frozen LLM (batched, cached), score every output."""
     started = time.perf_counter()
-    chosen = select(items)
+    chosen = selector.select_batch([c.example.query for c in items],
+                                   [c.passages for c in items])
     select_ms = 1000 * (time.perf_counter() - started) / max(len(items), 1)
-    prompts = [task.build_prompt(c.example, [c.hits[p].passage for p in positions])
-               for c, positions in zip(items, chosen, strict=True)]
-    outputs = llm.generate(prompts, task.generation)
-    scores = [task.score(o, c.example)[task.primary_metric]
-              for o, c in zip(outputs, items, strict=True)]
-    count = token_counter(llm)
+    judgments = judge.judge_positions(items, chosen, generate=True, likelihood=False)
+    scores = [judge.metric_of(j) for j in judgments]
     n = max(len(items), 1)
-    return MethodResult(name, sum(scores) / n, sum(len(c) for c in chosen) / n,
-                        sum(count(p) for p in prompts) / n, select_ms, scores)
+    return MethodResult(
+        name, kind, sum(scores) / n, sum(len(c) for c in chosen) / n,
+        sum(judge.prompt_tokens(j.prompt) for j in judgments) / n, select_ms,
+        Diversity.of(chosen), scores, [list(c) for c in chosen])
 
 
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], samples: int = 2000,
@@ -82,29 +98,31 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], samples: int = 2000
     return sum(diffs) / len(diffs), means[int(0.025 * samples)], means[int(0.975 * samples) - 1]
 
 
-def results_markdown(results: Sequence[MethodResult], title: str, metric: str) -> str:
-    """A Markdown table of the methods."""
-    lines = [f"**{title}**", "", f"| method | {metric} | passages | prompt tokens | "
-             "select ms/query |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {r.method} | {r.metric:.1f} | {r.passages:.2f} | {r.prompt_tokens:.0f} | "
-              f"{r.select_ms:.1f} |" for r in results]
-    return "\n".join(lines)
+@dataclass
+class Comparison:
+    """A method against the best baseline: mean difference and its 95% interval."""
+
+    method: str
+    baseline: str
+    mean: float
+    low: float
+    high: float
+    examples: int
+
+    def line(self) -> str:
+        """One sentence for tables and logs."""
+        return (f"{self.method} vs best baseline ({self.baseline}): {self.mean:+.1f} "
+                f"[95% CI {self.low:+.1f}, {self.high:+.1f}], paired bootstrap over "
+                f"{self.examples} examples")
 
 
-def plot_results(results: Sequence[MethodResult], path: Any, title: str, metric: str) -> None:
-    """Bar chart of the metric per method, passages annotated."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(8, 3.8))
-    bars = axis.barh([r.method for r in results][::-1], [r.metric for r in results][::-1],
-                     color="#4c72b0")
-    for bar, result in zip(bars, list(results)[::-1], strict=True):
-        axis.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
-                  f" {result.metric:.1f} ({result.passages:.1f} p)", va="center", fontsize=8)
-    axis.set(xlabel=metric, title=title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+def compare_with_best_baseline(results: Sequence[MethodResult],
+                               method: str) -> Comparison:
+    """`method` against the baseline (kind "baseline") with the highest mean metric."""
+    by_name = {r.method: r for r in results}
+    baselines = [r for r in results if r.kind == "baseline"]
+    if method not in by_name or not baselines:
+        raise ValueError(f"need the method {method!r} and at least one baseline")
+    best = max(baselines, key=lambda r: r.metric)
+    mean, low, high = paired_bootstrap(by_name[method].scores, best.scores)
+    return Comparison(method, best.method, mean, low, high, len(best.scores))

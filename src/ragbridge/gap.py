@@ -9,11 +9,9 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from ragbridge.llms import CachedLLM
+from ragbridge.judge import Judge
+from ragbridge.progress import ProgressCallback, report
 from ragbridge.records import Candidates, Passage
-from ragbridge.tasks import Task
 
 Arrangement = Callable[[list[Passage], random.Random], list[Passage]]
 
@@ -76,10 +74,11 @@ def _kind(name: str) -> str:
     return "retriever order"
 
 
-def run_gap_probe(candidates: Sequence[Candidates], task: Task, llm: CachedLLM,
-                  seed: int = 0, chunk_size: int = 16) -> GapReport:
+def run_gap_probe(candidates: Sequence[Candidates], judge: Judge, seed: int = 0,
+                  chunk_size: int = 16, progress: ProgressCallback | None = None) -> GapReport:
     """Score every arrangement for every example; prompts of a chunk go to the LLM as one batch."""
     k = max((len(c.hits) for c in candidates), default=0)
+    llm, task = judge.llm, judge.task
     calls_before, hits_before = llm.stats.calls, llm.stats.hits
     per_row: dict[str, list[dict[str, float]]] = {}
     passages_per_row: dict[str, list[int]] = {}
@@ -88,26 +87,22 @@ def run_gap_probe(candidates: Sequence[Candidates], task: Task, llm: CachedLLM,
         per_row.setdefault(name, []).append(scores)
         passages_per_row.setdefault(name, []).append(count)
 
-    columns = (TextColumn("[bold]gap probe[/bold] {task.description}"), BarColumn(),
-               MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[calls]}"))
-    with Progress(*columns) as progress:
-        bar = progress.add_task(task.name, total=len(candidates), calls="")
-        for start in range(0, len(candidates), chunk_size):
-            chunk = candidates[start:start + chunk_size]
-            _probe_chunk(chunk, task, llm, seed + start, k, add)
-            progress.update(bar, advance=len(chunk),
-                            calls=f"LLM calls {llm.stats.calls - calls_before}, "
-                                  f"cache hits {llm.stats.hits - hits_before}")
-    report = GapReport(task.name, task.primary_metric, len(candidates), k,
+    for start in range(0, len(candidates), chunk_size):
+        chunk = candidates[start:start + chunk_size]
+        _probe_chunk(chunk, judge, seed + start, add)
+        report(progress, f"gap probe {task.name}", start + len(chunk), len(candidates),
+               f"LLM calls {llm.stats.calls - calls_before}, "
+               f"cache hits {llm.stats.hits - hits_before}")
+    result = GapReport(task.name, judge.metric, len(candidates), k,
                        llm_calls=llm.stats.calls - calls_before,
                        cache_hits=llm.stats.hits - hits_before)
     for name, scores in per_row.items():
         means = {m: _mean([s[m] for s in scores]) for m in task.metrics}
-        report.rows.append(GapRow(name, _kind(name), means, _mean(passages_per_row[name])))
-    return report
+        result.rows.append(GapRow(name, _kind(name), means, _mean(passages_per_row[name])))
+    return result
 
 
-def _probe_chunk(chunk: Sequence[Candidates], task: Task, llm: CachedLLM, seed: int, k: int,
+def _probe_chunk(chunk: Sequence[Candidates], judge: Judge, seed: int,
                  add: Callable[[str, dict[str, float], int], None]) -> None:
     """Fixed arrangements and singles in one batch, then the repeated best single."""
     plans: list[tuple[int, str, list[Passage]]] = []
@@ -118,25 +113,25 @@ def _probe_chunk(chunk: Sequence[Candidates], task: Task, llm: CachedLLM, seed: 
             plans.append((offset, name, arrange(passages, rng)))
         for rank, passage in enumerate(passages, start=1):
             plans.append((offset, f"single #{rank}", [passage]))
-    outputs = llm.generate([task.build_prompt(chunk[o].example, p) for o, _, p in plans],
-                           task.generation)
+    judgments = judge.judge([chunk[o].example for o, _, _ in plans], [p for _, _, p in plans],
+                            generate=True, likelihood=False)
     singles: dict[int, list[tuple[float, int, dict[str, float]]]] = {}
-    for (offset, name, passages), output in zip(plans, outputs, strict=True):
-        scores = task.score(output, chunk[offset].example)
-        add(name, scores, len(passages))
+    for (offset, name, passages), judgment in zip(plans, judgments, strict=True):
+        add(name, judgment.scores, len(passages))
         if name.startswith("single"):
             rank = int(name.split("#")[1])
-            singles.setdefault(offset, []).append((scores[task.primary_metric], -rank, scores))
+            singles.setdefault(offset, []).append((judge.metric_of(judgment), -rank,
+                                                   judgment.scores))
     repeats: list[tuple[int, list[Passage]]] = []
     for offset, item in enumerate(chunk):
         if not singles.get(offset):
-            add("best single (oracle)", task.score("", item.example), 0)
+            add("best single (oracle)", judge.task.score("", item.example), 0)
             continue
         _, negative_rank, best_scores = max(singles[offset], key=lambda s: (s[0], s[1]))
         add("best single (oracle)", best_scores, 1)
         best = item.passages[-negative_rank - 1]
         repeats.append((offset, [best, best]))
-    outputs = llm.generate([task.build_prompt(chunk[o].example, p) for o, p in repeats],
-                           task.generation)
-    for (offset, passages), output in zip(repeats, outputs, strict=True):
-        add("best repeated x2", task.score(output, chunk[offset].example), len(passages))
+    judgments = judge.judge([chunk[o].example for o, _ in repeats], [p for _, p in repeats],
+                            generate=True, likelihood=False)
+    for (_, passages), judgment in zip(repeats, judgments, strict=True):
+        add("best repeated x2", judgment.scores, len(passages))

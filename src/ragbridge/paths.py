@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 CACHE_ENV = "RAGBRIDGE_CACHE"
+LLM_CACHE_ENV = "RAGBRIDGE_LLM_CACHE"
 
 
 def cache_dir() -> Path:
@@ -27,3 +28,9 @@ def dataset_dir(name: str) -> Path:
     if candidate.is_dir() and (candidate / "corpus.jsonl").exists():
         return candidate
     return datasets_dir() / name
+
+
+def llm_cache_path() -> Path:
+    """The LLM response cache: $RAGBRIDGE_LLM_CACHE, or llm-cache.sqlite in the cache dir."""
+    override = os.environ.get(LLM_CACHE_ENV)
+    return Path(override).expanduser() if override else cache_dir() / "llm-cache.sqlite"

@@ -1,4 +1,5 @@
-"""`BridgedRAG`: retriever -> bridge -> frozen LLM, as one object for application code."""
+"""`BridgedRAG`: retriever -> selector (the bridge) -> frozen LLM, as one object for
+application code."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragbridge.bridge import Bridge
 from ragbridge.llms import CachedLLM
 from ragbridge.records import Example, Passage
 from ragbridge.retrievers import Retriever
+from ragbridge.selectors import Selector
 from ragbridge.tasks import Task
 
 
@@ -35,36 +36,35 @@ class Answer:
 
 
 class BridgedRAG:
-    """Retrieve K candidates, let the bridge choose the sequence, ask the frozen LLM."""
+    """Retrieve K candidates, let the selector (a bridge, or any `Selector`) choose the
+    sequence, ask the frozen LLM."""
 
-    def __init__(self, retriever: Retriever, bridge: Bridge, llm: CachedLLM, task: Task,
-                 k: int | None = None) -> None:
+    def __init__(self, retriever: Retriever, selector: Selector, llm: CachedLLM, task: Task,
+                 k: int = 5) -> None:
         self.retriever = retriever
-        self.bridge = bridge
+        self.selector = selector
         self.llm = llm
         self.task = task
-        self.k = k or bridge.format.k
+        self.k = k
 
     @classmethod
     def from_run(cls, run: str | Path, bridge: str | Path | None = None,
                  llm_spec: str | None = None) -> BridgedRAG:
-        """The pipeline of a run directory: its data set and retriever, its best bridge
+        """The pipeline of a run directory: its data set, retriever and K, its best bridge
         (`bridge-rl/model`, else `bridge-sl/model`), the default LLM."""
+        from ragbridge.bridge import Bridge
         from ragbridge.data import load_dataset
         from ragbridge.llms import DEFAULT_LLM, load_llm
         from ragbridge.retrievers import build_retriever
         from ragbridge.rundir import RunDir
-        from ragbridge.tasks import get_task
 
         run_dir = RunDir(Path(run))
-        settings = run_dir.config().get("retrieve")
-        if not settings:
-            raise FileNotFoundError(f"{run_dir.path}/config.json has no retrieve stage")
+        settings = run_dir.settings()
         folder = Path(bridge) if bridge else best_bridge_folder(run_dir.path)
-        dataset = load_dataset(settings["dataset"])
-        return cls(build_retriever(settings["retriever"], dataset.corpus()),
+        dataset = load_dataset(settings.source)
+        return cls(build_retriever(settings.retriever, dataset.corpus()),
                    Bridge.from_pretrained(folder), load_llm(llm_spec or DEFAULT_LLM),
-                   get_task(settings["task"]))
+                   run_dir.task(), k=settings.k)
 
     def answer(self, query: str, group: str | None = None) -> Answer:
         """Answer one query (group: restrict retrieval, e.g. to one email author)."""
@@ -80,7 +80,7 @@ class BridgedRAG:
         hits = self.retriever.retrieve(examples, self.k)
         retrieved = time.perf_counter()
         candidates = [[h.passage for h in found] for found in hits]
-        chosen = self.bridge.select_batch(list(queries), candidates)
+        chosen = self.selector.select_batch(list(queries), candidates)
         bridged = time.perf_counter()
         prompts = [self.task.build_prompt(e, [c[p] for p in positions])
                    for e, c, positions in zip(examples, candidates, chosen, strict=True)]
@@ -88,7 +88,7 @@ class BridgedRAG:
         done = time.perf_counter()
         share = 1000.0 / max(len(queries), 1)
         timings = {"retrieve": (retrieved - started) * share,
-                   "bridge": (bridged - retrieved) * share, "llm": (done - bridged) * share}
+                   "select": (bridged - retrieved) * share, "llm": (done - bridged) * share}
         return [Answer(q, output.strip(), [c[p] for p in positions], positions, c,
                        dict(timings))
                 for q, c, positions, output in zip(queries, candidates, chosen, outputs,

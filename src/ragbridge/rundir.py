@@ -1,20 +1,35 @@
-"""A run directory: every stage reads the artifacts of the one before and writes its own."""
+"""A run directory: every stage reads the artifacts of the one before and writes its own.
+
+`retrieve` records the run's data set, task, retriever and K in `config.json`; every later
+stage reads them from `RunDir.settings()` instead of being told again. A stage that writes
+into the run holds `RunDir.lock()`, so two processes cannot write the same run at once.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import platform
+import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragbridge.jsonl import read_jsonl, write_json
 from ragbridge.records import Candidates
 
+if TYPE_CHECKING:
+    from ragbridge.tasks import Task
+
 _VERSIONED = ("ragbridge", "torch", "transformers", "sentence-transformers", "bm25s", "sacrebleu",
               "rouge-score", "llama-cpp-python", "openai")
+LOCK_FILE = ".lock"
 
 
 def package_versions() -> dict[str, str]:
@@ -28,6 +43,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+class RunLockedError(RuntimeError):
+    """Another process is writing this run directory."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What `retrieve` fixed for the whole run."""
+
+    dataset: str  # the data set's name
+    task: str
+    retriever: str
+    k: int
+    source: str  # what `load_dataset` opens: a prepared name or a folder
+
+
 class RunDir:
     """`runs/NAME/`: config.json records each stage's settings and the versions used."""
 
@@ -35,6 +65,7 @@ class RunDir:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
 
+    # ---- layout -------------------------------------------------------------------------
     @property
     def candidates_path(self) -> Path:
         """Retrieved candidates of every split."""
@@ -44,6 +75,20 @@ class RunDir:
         """Silver sequences of a split (train: silver.jsonl, others: silver-SPLIT.jsonl)."""
         return self.path / ("silver.jsonl" if split == "train" else f"silver-{split}.jsonl")
 
+    @property
+    def reranker_path(self) -> Path:
+        """The tuned point-wise reranker."""
+        return self.path / "reranker"
+
+    def bridge_path(self, name: str = "bridge-sl") -> Path:
+        """A bridge training folder (`bridge-sl`, `bridge-rl`, ...); the model is in `model/`."""
+        return self.path / name
+
+    def eval_path(self, split: str, suffix: str) -> Path:
+        """`eval-SPLIT.{json,md,png}`."""
+        return self.path / f"eval-{split}.{suffix}"
+
+    # ---- settings -----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         """The recorded settings so far."""
         file = self.path / "config.json"
@@ -56,6 +101,33 @@ class RunDir:
         config["versions"] = package_versions()
         write_json(self.path / "config.json", config)
 
+    def settings(self) -> RunSettings:
+        """Data set, task, retriever and K as `retrieve` recorded them."""
+        recorded = self.config().get("retrieve")
+        if not recorded:
+            raise FileNotFoundError(f"{self.path}/config.json has no retrieve stage: run "
+                                    "`ragbridge retrieve` first")
+        k = recorded.get("k") or max((len(c.hits) for c in self.candidates()), default=0)
+        dataset = str(recorded.get("dataset", self.path.name))
+        return RunSettings(dataset, str(recorded.get("task", "qa")),
+                           str(recorded.get("retriever", "")), int(k),
+                           str(recorded.get("source") or recorded.get("dataset_path") or dataset))
+
+    def task(self) -> Task:
+        """The run's task."""
+        from ragbridge.tasks import get_task
+
+        return get_task(self.settings().task)
+
+    def k(self, asked: int | None = None) -> int:
+        """The run's K; a stage asking for another K gets a clear error."""
+        k = self.settings().k
+        if asked is not None and asked != k:
+            raise ValueError(f"{self.path} was retrieved with K={k}, not {asked}: every stage "
+                             f"of a run uses the K of `ragbridge retrieve` (retrieve again "
+                             f"with --k {asked} into another run directory)")
+        return k
+
     def candidates(self, split: str | None = None) -> list[Candidates]:
         """Candidates from candidates.jsonl, optionally of one split."""
         if not self.candidates_path.exists():
@@ -63,3 +135,34 @@ class RunDir:
                 f"{self.candidates_path} missing: run `ragbridge retrieve` first")
         records = read_jsonl(self.candidates_path, Candidates.from_dict)
         return [c for c in records if split is None or c.split == split]
+
+    # ---- one writer at a time -----------------------------------------------------------
+    @contextmanager
+    def lock(self, stage: str) -> Iterator[None]:
+        """Hold the run's lock while a stage writes; another holder raises RunLockedError.
+
+        The lock is an advisory `flock` on `RUN/.lock`: the kernel releases it when the
+        holding process exits, however it exits, so a crashed run never stays locked.
+        """
+        path = self.path / LOCK_FILE
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held for the block)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunLockedError(f"{self.path} is in use by {holder}; wait for it to finish "
+                                 "or stop it") from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()} ({stage}, since "
+                         f"{datetime.now(timezone.utc).isoformat(timespec='seconds')})\n")
+            handle.flush()
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()

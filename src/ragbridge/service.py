@@ -23,14 +23,18 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
 from ragbridge.records import Passage
+from ragbridge.selectors import Selector
+
+if TYPE_CHECKING:
+    from ragbridge.pipeline import BridgedRAG
 
 LOG = logging.getLogger("ragbridge.service")
 Item = TypeVar("Item")
@@ -96,8 +100,10 @@ class Microbatcher(Generic[Item, Result]):
             self.batches.append(len(pending))
             try:
                 results = await asyncio.to_thread(self.run, [item for item, _ in pending])
-            except Exception as error:  # every caller of the batch gets the failure
-                for _, future in pending:
+                if len(results) != len(pending):
+                    raise RuntimeError(f"a batch of {len(pending)} got {len(results)} results")
+            except Exception as error:  # every caller of the batch gets the failure (500);
+                for _, future in pending:  # the worker itself keeps serving later batches
                     if not future.done():
                         future.set_exception(error)
                 continue
@@ -149,11 +155,14 @@ def _passages(request: BridgeRequest) -> list[Passage]:
     return out
 
 
-def create_app(select_batch: Callable[[list[str], list[list[Passage]]], list[list[int]]],
-               settings: ServiceSettings = ServiceSettings(),
-               answer_batch: Callable[[list[str], list[str | None]], list[Any]] | None = None,
-               name: str = "bridge") -> Any:
-    """The FastAPI app around a batched selector (and optionally a batched pipeline)."""
+def create_app(selector: Selector, settings: ServiceSettings = ServiceSettings(),
+               pipeline: BridgedRAG | None = None, name: str = "bridge") -> Any:
+    """The FastAPI app around any `Selector` (and optionally a whole pipeline).
+
+    Model calls run one at a time in a worker thread (the selector and the pipeline may
+    share a model), each on a micro-batch of concurrent requests.
+    """
+    import threading
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI, Request
@@ -169,12 +178,21 @@ def create_app(select_batch: Callable[[list[str], list[list[Passage]]], list[lis
 
     app = FastAPI(title="ragbridge", description="BGM bridge between a retriever and an LLM",
                   lifespan=lifespan)
+    lock = threading.Lock()
+
+    def select(items: list[tuple[str, list[Passage]]]) -> list[list[int]]:
+        with lock:
+            return selector.select_batch([q for q, _ in items], [p for _, p in items])
+
+    def answer_batch(items: list[tuple[str, str | None]]) -> list[Any]:
+        assert pipeline is not None
+        with lock:
+            return pipeline.answer_batch([q for q, _ in items], [g for _, g in items])
+
     bridge_batcher: Microbatcher[tuple[str, list[Passage]], list[int]] = Microbatcher(
-        lambda items: select_batch([q for q, _ in items], [p for _, p in items]),
-        settings.max_batch, settings.max_wait_ms)
-    answer_batcher = Microbatcher(
-        lambda items: answer_batch([q for q, _ in items], [g for _, g in items]),
-        settings.max_batch, settings.max_wait_ms) if answer_batch else None
+        select, settings.max_batch, settings.max_wait_ms)
+    answer_batcher = Microbatcher(answer_batch, settings.max_batch,
+                                  settings.max_wait_ms) if pipeline is not None else None
     app.state.batchers = {"bridge": bridge_batcher, "answer": answer_batcher}
 
     def error(status: int, message: str) -> JSONResponse:
@@ -218,7 +236,7 @@ def create_app(select_batch: Callable[[list[str], list[list[Passage]]], list[lis
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": name, "answer": answer_batch is not None}
+        return {"status": "ok", "model": name, "answer": pipeline is not None}
 
     @app.post("/v1/bridge", response_model=BridgeResponse)
     async def bridge(request: BridgeRequest) -> Any:
@@ -244,23 +262,12 @@ def create_app(select_batch: Callable[[list[str], list[list[Passage]]], list[lis
 
 def app_for_path(path: Path, settings: ServiceSettings, llm_spec: str | None = None) -> Any:
     """A run directory (bridge + pipeline) or a bridge folder (bridge only)."""
-    import threading
-
     from ragbridge.bridge import Bridge
 
-    lock = threading.Lock()  # one model call at a time: both endpoints share the bridge
     if (path / "bridge_config.json").exists():
-        bridge = Bridge.from_pretrained(path)
-        return create_app(_locked(bridge.select_batch, lock), settings, name=str(path))
+        return create_app(Bridge.from_pretrained(path), settings, name=str(path))
     from ragbridge.pipeline import BridgedRAG, best_bridge_folder
 
     pipeline = BridgedRAG.from_run(path, llm_spec=llm_spec)
-    return create_app(_locked(pipeline.bridge.select_batch, lock), settings,
-                      _locked(pipeline.answer_batch, lock), name=str(best_bridge_folder(path)))
-
-
-def _locked(function: Callable[..., Any], lock: Any) -> Callable[..., Any]:
-    def call(*args: Sequence[Any]) -> Any:
-        with lock:
-            return function(*args)
-    return call
+    return create_app(pipeline.selector, settings, pipeline,
+                      name=str(best_bridge_folder(path)))

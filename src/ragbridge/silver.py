@@ -1,30 +1,49 @@
 """Silver passage sequences (BGM's SL data): greedy search with the frozen LLM as the judge.
 
 For each query, start from the empty sequence; at each step try appending every candidate
-(all extensions of all active queries go to the LLM as one batch), keep the best extension
-if it strictly improves the task metric, stop when none does or at `max_length`.
+(all extensions of all active queries go to the judge as one batch), keep the best extension
+if it improves the judge's utility by more than `min_improvement`, stop when none does or at
+`max_length`. The utility is the task metric of the LLM's output, the likelihood of the
+reference reply (dense: no ties), or the metric with ties broken by the likelihood
+(`Judge`). Each record keeps the task metric of the empty sequence, of top-K and of the
+silver sequence (whatever the utility), the utilities, and the trace of every step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ragbridge.llms import CachedLLM
+from ragbridge.judge import UTILITIES, Judge, Judgment
 from ragbridge.records import Candidates
-from ragbridge.tasks import Task
 
 
 @dataclass(frozen=True)
 class SilverConfig:
     """Every knob of the silver search, named once."""
 
-    max_length: int = 5
-    allow_repeats: bool = True
-    metric: str | None = None  # default: the task's primary metric
-    batch_queries: int = 16  # queries whose steps are batched together (and checkpointed)
-    k: int | None = None  # use only the top k candidates
+    max_length: int = field(default=5, metadata={"help": "Longest silver sequence"})
+    allow_repeats: bool = field(default=True, metadata={
+        "help": "Allow a passage more than once", "flag": "repeats"})
+    utility: str = field(default="metric", metadata={
+        "help": f"What the search maximises: {' | '.join(UTILITIES)} (the metric, ties broken "
+                "by the reference likelihood)"})
+    metric: str | None = field(default=None, metadata={
+        "help": "Task metric (default: the task's primary metric)"})
+    min_improvement: float = field(default=0.0, metadata={
+        "help": "Append only while the utility improves by more than this"})
+    batch_queries: int = field(default=16, metadata={
+        "help": "Queries searched together (one LLM batch per step; the resume unit)"})
+
+    def __post_init__(self) -> None:
+        if self.utility not in UTILITIES:
+            raise ValueError(f"unknown utility {self.utility!r}: choose one of "
+                             f"{', '.join(UTILITIES)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return asdict(self)
 
 
 @dataclass
@@ -33,8 +52,8 @@ class SearchState:
 
     item: Candidates
     sequence: list[int] = field(default_factory=list)
-    score: float = 0.0
-    scores: dict[str, float] = field(default_factory=dict)
+    utility: float = 0.0
+    best: Judgment | None = None
     trace: list[dict[str, Any]] = field(default_factory=list)
     done: bool = False
 
@@ -47,56 +66,118 @@ def _extensions(state: SearchState, config: SilverConfig) -> list[list[int]]:
             if config.allow_repeats or i not in state.sequence]
 
 
-def _prompt(task: Task, item: Candidates, sequence: Sequence[int]) -> str:
-    return task.build_prompt(item.example, [item.hits[i].passage for i in sequence])
+def _measured(judge: Judge, judgment: Judgment) -> dict[str, float]:
+    """The utility and whatever else the judgment holds (metric, mean log-likelihood)."""
+    found = {"utility": round(judge.utility(judgment), 6)}
+    if judgment.output is not None:
+        found["metric"] = judge.metric_of(judgment)
+    if judgment.likelihood is not None:
+        found["loglik"] = round(judgment.likelihood.mean, 6)
+    return found
 
 
-def search_batch(items: Sequence[Candidates], task: Task, llm: CachedLLM,
+def search_batch(items: Sequence[Candidates], judge: Judge,
                  config: SilverConfig) -> list[dict[str, Any]]:
     """Run the greedy search for a batch of queries; return one record per query, in order."""
-    metric = config.metric or task.primary_metric
     states = [SearchState(item) for item in items]
-    # step 0: the empty sequence and the retriever's top-K order, all queries in one batch
-    baseline_prompts = [_prompt(task, s.item, []) for s in states]
-    baseline_prompts += [_prompt(task, s.item, range(len(s.item.hits))) for s in states]
-    outputs = llm.generate(baseline_prompts, task.generation)
+    # step 0: the empty sequence and the retriever's top-K order, both measured both ways
+    baselines = judge.judge_positions(
+        [s.item for s in states] * 2,
+        [[] for _ in states] + [list(range(len(s.item.hits))) for s in states],
+        generate=True)
     for number, state in enumerate(states):
-        empty = task.score(outputs[number], state.item.example)
-        top_k = task.score(outputs[len(states) + number], state.item.example)
-        state.score, state.scores = empty[metric], empty
-        state.trace.append({"empty": empty[metric], "top_k": top_k[metric]})
+        empty, top_k = baselines[number], baselines[len(states) + number]
+        state.utility, state.best = judge.utility(empty), empty
+        state.trace.append({"empty": _measured(judge, empty), "top_k": _measured(judge, top_k)})
     while True:
         plans = [(state, extension) for state in states for extension in _extensions(state, config)]
         if not plans:
             break
-        outputs = llm.generate([_prompt(task, s.item, e) for s, e in plans], task.generation)
-        tried: dict[int, list[tuple[list[int], dict[str, float]]]] = {}
-        for (state, extension), output in zip(plans, outputs, strict=True):
-            tried.setdefault(id(state), []).append((extension, task.score(output,
-                                                                          state.item.example)))
+        judgments = judge.judge_positions([s.item for s, _ in plans], [e for _, e in plans])
+        tried: dict[int, list[tuple[list[int], Judgment]]] = {}
+        for (state, extension), judgment in zip(plans, judgments, strict=True):
+            tried.setdefault(id(state), []).append((extension, judgment))
         for state in states:
             if state.done or id(state) not in tried:
                 state.done = True
                 continue
             options = tried[id(state)]
-            best_extension, best_scores = max(options, key=lambda o: (o[1][metric], -o[0][-1]))
-            improves = best_scores[metric] > state.score
-            state.trace.append({"tried": [{"append": e[-1], "score": s[metric]}
-                                          for e, s in options],
+            best_extension, best = max(options,
+                                       key=lambda o: (judge.utility(o[1]), -o[0][-1]))
+            improves = judge.utility(best) > state.utility + config.min_improvement
+            state.trace.append({"tried": [{"append": e[-1], **_measured(judge, j)}
+                                          for e, j in options],
                                 "chosen": best_extension[-1] if improves else None})
             if improves:
-                state.sequence, state.score, state.scores = best_extension, best_scores[metric], \
-                    best_scores
+                state.sequence, state.utility, state.best = (best_extension,
+                                                             judge.utility(best), best)
             else:
                 state.done = True
-    return [_record(state, metric) for state in states]
+    # the task metric of every final sequence (one batch; free when the utility generated)
+    finals = judge.judge_positions([s.item for s in states], [s.sequence for s in states],
+                                   generate=True)
+    return [_record(state, final, judge) for state, final in zip(states, finals, strict=True)]
 
 
-def _record(state: SearchState, metric: str) -> dict[str, Any]:
+def _record(state: SearchState, final: Judgment, judge: Judge) -> dict[str, Any]:
     hits = state.item.hits
     first = state.trace[0]
-    return {"id": state.item.example.id, "split": state.item.split, "metric": metric,
+    return {"id": state.item.example.id, "split": state.item.split, "metric": judge.metric,
+            "utility": judge.utility_name,
             "silver": [hits[i].passage.id for i in state.sequence],
-            "silver_positions": state.sequence, "score": state.score, "scores": state.scores,
-            "empty_score": first["empty"], "top_k_score": first["top_k"],
+            "silver_positions": state.sequence, "score": judge.metric_of(final),
+            "scores": final.scores, "utility_score": round(state.utility, 6),
+            "empty_score": first["empty"]["metric"], "top_k_score": first["top_k"]["metric"],
+            "empty_utility": first["empty"]["utility"],
             "trace": [{"step": n, **step} for n, step in enumerate(state.trace)]}
+
+
+def is_informative(record: dict[str, Any]) -> bool:
+    """Whether any single passage changed the utility against the empty sequence.
+
+    With a 0/1 metric most QA searches end empty only because every candidate ties with no
+    passage at all; such a record says nothing about which passages the LLM prefers.
+    """
+    first = next((step for step in record.get("trace", []) if step.get("step") == 1), None)
+    if first is None:
+        return bool(record["silver_positions"])
+    empty = record.get("empty_utility", record.get("empty_score"))
+    return any(tried.get("utility", tried.get("score")) != empty for tried in first["tried"])
+
+
+@dataclass
+class SilverSummary:
+    """What the search found, and what it cost."""
+
+    queries: int
+    mean_silver: float
+    mean_top_k: float
+    mean_empty: float
+    mean_length: float
+    share_empty: float
+    share_repeated: float
+    share_informative: float
+    llm_calls: int
+    cache_hits: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return asdict(self)
+
+
+def summarize(records: Sequence[dict[str, Any]], llm_calls: int, cache_hits: int,
+              seconds: float) -> SilverSummary:
+    """Mean silver vs top-K vs empty score, sequence lengths, share empty and repeated."""
+    count = max(len(records), 1)
+    return SilverSummary(
+        queries=len(records),
+        mean_silver=sum(r["score"] for r in records) / count,
+        mean_top_k=sum(r["top_k_score"] for r in records) / count,
+        mean_empty=sum(r["empty_score"] for r in records) / count,
+        mean_length=sum(len(r["silver"]) for r in records) / count,
+        share_empty=100.0 * sum(not r["silver"] for r in records) / count,
+        share_repeated=100.0 * sum(len(set(r["silver"])) < len(r["silver"])
+                                   for r in records) / count,
+        share_informative=100.0 * sum(is_informative(r) for r in records) / count,
+        llm_calls=llm_calls, cache_hits=cache_hits, seconds=seconds)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-from ragbridge.jsonl import read_jsonl
 from ragbridge.records import Candidates, Passage
-from ragbridge.rundir import RunDir
+from ragbridge.silver import is_informative
 
 
 @dataclass(frozen=True)
@@ -29,51 +28,30 @@ class BridgeExample:
         return [hit.passage for hit in self.item.hits]
 
 
-def is_informative(record: dict) -> bool:
-    """Whether any single passage changed the metric against the empty sequence.
+def join_silver(items: Sequence[Candidates], records: Iterable[dict[str, Any]],
+                need_silver: bool = True, informative_only: bool = False,
+                source: str = "silver") -> list[BridgeExample]:
+    """Candidates with the silver positions of their records.
 
-    With a 0/1 metric most QA searches end empty only because every candidate ties with no
-    passage at all; such a record says nothing about which passages the LLM prefers.
+    `need_silver` drops items without a record; `informative_only` keeps only searches where
+    some passage changed the utility (`silver.is_informative`). A silver position beyond an
+    item's candidates is a clear error (the search used a larger K).
     """
-    first = next((step for step in record.get("trace", []) if step.get("step") == 1), None)
-    if first is None:
-        return bool(record["silver_positions"])
-    return any(tried["score"] != record["empty_score"] for tried in first["tried"])
-
-
-def _silver_positions(path: Path, informative_only: bool) -> dict[str, tuple[int, ...]]:
-    def parse(record: dict) -> tuple[str, tuple[int, ...] | None]:
+    silver: dict[str, tuple[int, ...]] = {}
+    for record in records:
         positions = record["silver_positions"]
         if not isinstance(positions, list) or not all(isinstance(p, int) for p in positions):
-            raise ValueError("'silver_positions' must be a list of integers")
+            raise ValueError(f"{source}: 'silver_positions' of {record.get('id')!r} must be a "
+                             "list of integers")
         if informative_only and not is_informative(record):
-            return str(record["id"]), None
-        return str(record["id"]), tuple(positions)
-
-    return {key: value for key, value in read_jsonl(path, parse) if value is not None}
-
-
-def load_bridge_examples(run: RunDir, split: str, k: int, limit: int | None = None,
-                         need_silver: bool = True,
-                         informative_only: bool = False) -> list[BridgeExample]:
-    """Candidates of `split` (first k hits) with their silver positions where searched.
-
-    `informative_only` keeps only searches where some passage changed the metric (see
-    `is_informative`).
-    """
-    from dataclasses import replace
-
-    items = [replace(c, hits=c.hits[:k]) for c in run.candidates(split)]
-    path = run.silver_path(split)
-    silver = _silver_positions(path, informative_only) if path.exists() else {}
+            continue
+        silver[str(record["id"])] = tuple(positions)
     if need_silver:
-        if not silver:
-            raise FileNotFoundError(f"{path} missing: run `ragbridge silver --split {split}`")
         items = [c for c in items if c.example.id in silver]
-    examples = [BridgeExample(c, silver.get(c.example.id)) for c in items[:limit]]
+    examples = [BridgeExample(c, silver.get(c.example.id)) for c in items]
     for example in examples:
         if example.silver and max(example.silver) >= len(example.item.hits):
-            raise ValueError(f"{path}: silver of {example.item.example.id!r} names candidate "
-                             f"{max(example.silver) + 1} of {len(example.item.hits)}: "
-                             f"searched with a larger K? ({json.dumps(list(example.silver))})")
+            raise ValueError(f"{source}: silver of {example.item.example.id!r} names candidate "
+                             f"{max(example.silver) + 1} of {len(example.item.hits)}: searched "
+                             "with a larger K than this run's")
     return examples

@@ -32,7 +32,10 @@ CAUSAL_CUE = "\nselect:"
 
 
 class Bridge:
-    """A trainable passage-sequence selector with sentence-transformers-like habits."""
+    """A trainable passage-sequence selector with sentence-transformers-like habits.
+
+    A `Selector`: `select_batch(queries, candidate_lists)` gives the id sequence per query.
+    """
 
     def __init__(self, model: Any, tokenizer: Any, fmt: BridgeFormat, kind: Kind,
                  family: str = "custom", device: str = "cpu") -> None:
@@ -133,6 +136,11 @@ class Bridge:
         self.model.train(was_training)
         return results
 
+    @property
+    def k(self) -> int:
+        """How many candidates the bridge reads (and ids it may emit)."""
+        return self.format.k
+
     def select(self, query: str, passages: Sequence[Passage]) -> list[int]:
         """0-based positions (into `passages`) of the sequence the LLM should see."""
         return self.generate([query], [passages])[0]
@@ -218,7 +226,10 @@ class Bridge:
         """Load a folder written by `save_pretrained`."""
         from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+        from ragbridge.folders import recover_folder
+
         folder = Path(path)
+        recover_folder(folder)  # a crash mid-swap leaves the model aside: put it back
         config_file = folder / CONFIG_FILE
         if not config_file.exists():
             raise FileNotFoundError(f"{config_file} missing: not a bridge folder")

@@ -20,48 +20,53 @@ only on the seed and the iteration). The best greedy dev metric is kept as `OUT/
 
 from __future__ import annotations
 
+import copy
 import json
 import random
-import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ragbridge.bridge.data import BridgeExample
 from ragbridge.bridge.model import Bridge
 from ragbridge.bridge.sl import evaluate_bridge
+from ragbridge.folders import latest_checkpoint, prune_checkpoints, save_folder
 from ragbridge.jsonl import write_json
-from ragbridge.llms import CachedLLM
-from ragbridge.tasks import Task
+from ragbridge.judge import Judge
+from ragbridge.progress import ProgressCallback, report
 
 
 @dataclass(frozen=True)
 class RLConfig:
     """Every knob of the RL stage, named once."""
 
-    algorithm: str = "ppo"  # ppo | rloo
-    iterations: int = 30
-    rollout_queries: int = 16
-    samples_per_query: int = 1  # rloo needs >= 2
-    ppo_epochs: int = 4
-    minibatch_size: int = 8
-    learning_rate: float = 2e-5
-    value_learning_rate: float = 1e-3
-    clip_range: float = 0.2
-    kl_coef: float = 0.05
-    passage_cost: float = 0.0  # subtracted per passage, in reward units (0..1)
-    temperature: float = 1.0
-    metric: str | None = None  # None: the task's primary metric
-    max_grad_norm: float = 1.0
-    eval_every: int = 10
-    checkpoint_every: int = 5
-    seed: int = 0
-    device: str = "cpu"
+    algorithm: str = field(default="ppo", metadata={
+        "help": "ppo (value head) | rloo (critic-free)"})
+    iterations: int = field(default=30, metadata={"help": "Rollout + update iterations"})
+    rollout_queries: int = field(default=16, metadata={"help": "Queries per rollout"})
+    samples_per_query: int = field(default=1, metadata={
+        "help": "Sequences sampled per query (rloo: the group size, >= 2)"})
+    ppo_epochs: int = field(default=4, metadata={"help": "Update passes per rollout"})
+    minibatch_size: int = field(default=8, metadata={"help": "Sequences per update step"})
+    learning_rate: float = field(default=2e-5, metadata={"help": "Policy learning rate"})
+    value_learning_rate: float = field(default=1e-3, metadata={
+        "help": "Value head learning rate (ppo)"})
+    clip_range: float = field(default=0.2, metadata={"help": "PPO ratio clip range"})
+    kl_coef: float = field(default=0.05, metadata={"help": "KL-to-start penalty in the reward"})
+    passage_cost: float = field(default=0.0, metadata={
+        "help": "Reward subtracted per passage (0..1 scale): trade tokens for quality"})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature"})
+    metric: str | None = field(default=None, metadata={
+        "help": "Reward metric (default: the task's primary one)"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm"})
+    eval_every: int = field(default=10, metadata={"help": "Dev evaluation every N iterations"})
+    checkpoint_every: int = field(default=5, metadata={"help": "Checkpoint every N iterations"})
+    seed: int = field(default=0, metadata={"help": "Seed"})
+    device: str = field(default="cpu", metadata={"help": "cpu | cuda"})
 
     def __post_init__(self) -> None:
         if self.algorithm not in ("ppo", "rloo"):
@@ -97,17 +102,6 @@ class ValueHead(torch.nn.Module):
         return self.linear(features).squeeze(-1)
 
 
-def reward_of(task: Task, llm: CachedLLM, examples: Sequence[BridgeExample],
-              positions: Sequence[Sequence[int]], metric: str | None = None) -> list[float]:
-    """The frozen LLM's task metric for each (example, passage sequence), one batched call."""
-    prompts = [task.build_prompt(e.item.example, [e.passages[p] for p in chosen])
-               for e, chosen in zip(examples, positions, strict=True)]
-    outputs = llm.generate(prompts, task.generation)
-    key = metric or task.primary_metric
-    return [float(task.score(o, e.item.example)[key])
-            for o, e in zip(outputs, examples, strict=True)]
-
-
 def _rollout_examples(train: Sequence[BridgeExample], config: RLConfig,
                       iteration: int) -> list[BridgeExample]:
     """The queries of `iteration`: consecutive slices of seeded shuffles of the train set."""
@@ -126,14 +120,13 @@ def _sequence_logprobs(bridge: Bridge, examples: Sequence[BridgeExample],
 
 
 def collect_rollout(policy: Bridge, reference: Bridge, value_head: ValueHead | None,
-                    examples: list[BridgeExample], task: Task, llm: CachedLLM,
-                    config: RLConfig) -> Rollout:
+                    examples: list[BridgeExample], judge: Judge, config: RLConfig) -> Rollout:
     """Sample sequences, score them through the LLM, compute returns and advantages."""
     group = config.samples_per_query
     repeated = [e for e in examples for _ in range(group)]
     positions = policy.generate([e.query for e in repeated], [e.passages for e in repeated],
                                 sample=True, temperature=config.temperature)
-    metric = torch.tensor(reward_of(task, llm, repeated, positions, config.metric))
+    metric = torch.tensor(judge.utilities([e.item for e in repeated], positions))
     with torch.no_grad():
         old, mask = _sequence_logprobs(policy, repeated, positions)
         ref, _ = _sequence_logprobs(reference, repeated, positions)
@@ -214,73 +207,39 @@ def rollout_stats(rollout: Rollout) -> dict[str, float]:
             / count}
 
 
-def plot_rl(history: dict[str, Any], path: Path, title: str) -> None:
-    """Reward, KL, entropy and sequence length per iteration, and the dev metric."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = history["steps"]
-    figure, axes = plt.subplots(1, 5, figsize=(17, 3.2))
-    panels = (("reward", "rollout metric"), ("kl", "KL to SL"), ("entropy", "entropy (est.)"),
-              ("mean_length", "passages"))
-    for axis, (key, label) in zip(axes, panels, strict=False):
-        axis.plot([s["iteration"] for s in steps], [s[key] for s in steps], linewidth=0.9)
-        axis.set(xlabel="iteration", title=label)
-    axes[4].plot([d["iteration"] for d in history["dev"]], [d["metric"] for d in history["dev"]],
-                 marker="o")
-    axes[4].set(xlabel="iteration", title="dev metric (greedy)")
-    figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
-def _latest_checkpoint(out: Path) -> Path | None:
-    done = sorted((p for p in out.glob("checkpoint-*") if (p / "state.json").exists()),
-                  key=lambda p: int(p.name.split("-")[1]))
-    return done[-1] if done else None
-
-
-def _save_folder(folder: Path, write: Callable[[Path], None]) -> None:
-    partial = folder.with_name(f".{folder.name}.part")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    write(partial)
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
-
-
-def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], task: Task,
-             llm: CachedLLM, start: Path | Bridge, config: RLConfig, out: Path,
-             on_step: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge: Judge,
+             start: Path | Bridge, config: RLConfig, out: Path,
+             on_step: Callable[[dict[str, Any]], None] | None = None,
+             progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Train (or resume) the bridge with PPO or RLOO from `start`; return the history.
 
     `start` is the SL bridge folder (also the frozen KL reference) or, for an RL-only run, a
-    fresh `Bridge` that serves as both start and reference.
+    fresh `Bridge` that serves as both start and reference. Rewards come from `judge`, whose
+    metric is the reward metric.
     """
     out.mkdir(parents=True, exist_ok=True)
     if not train:
         raise ValueError("no training queries for the RL stage")
+    llm = judge.llm
 
     def fresh_reference() -> Bridge:
         if isinstance(start, Bridge):
-            reference = Bridge(_clone(start.model), start.tokenizer, start.format, start.kind,
-                               start.family, config.device)
+            reference = Bridge(copy.deepcopy(start.model), start.tokenizer, start.format,
+                               start.kind, start.family, config.device)
         else:
             reference = Bridge.from_pretrained(start, device=config.device)
         reference.model.eval().requires_grad_(False)
         return reference
 
     reference = fresh_reference()
-    checkpoint = _latest_checkpoint(out)
+    checkpoint = latest_checkpoint(out)
     if checkpoint:
         state = json.loads((checkpoint / "state.json").read_text())
         earlier = {**state["config"], "iterations": config.iterations}
         if earlier != asdict(config):
-            raise ValueError(f"{checkpoint} was trained with other settings; move {out} away "
-                             "or use the same settings to resume")
+            changed = sorted(k for k in asdict(config) if earlier.get(k) != asdict(config)[k])
+            raise ValueError(f"{checkpoint} was trained with other settings ({', '.join(changed)}"
+                             f"); move {out} away or use the same settings to resume")
         state["config"] = asdict(config)
         policy = Bridge.from_pretrained(checkpoint / "policy", device=config.device)
     else:
@@ -303,11 +262,11 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], task:
             value_optimizer.load_state_dict(torch.load(checkpoint / "value_optimizer.pt"))
 
     def evaluate(iteration: int) -> None:
-        report = evaluate_bridge(policy, dev, task, llm)
-        state["dev"].append({"iteration": iteration, **asdict(report)})
+        dev_report = evaluate_bridge(policy, dev, judge)
+        state["dev"].append({"iteration": iteration, **asdict(dev_report)})
         best = max(state["dev"], key=lambda d: (d["metric"], -d["iteration"]))
         if best["iteration"] == iteration:
-            _save_folder(out / "model", policy.save_pretrained)
+            save_folder(out / "model", policy.save_pretrained)
 
     def save(iteration: int) -> None:
         def write(folder: Path) -> None:
@@ -318,50 +277,32 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], task:
                 torch.save(value_optimizer.state_dict(), folder / "value_optimizer.pt")
             write_json(folder / "state.json", state)
 
-        _save_folder(out / f"checkpoint-{iteration}", write)
-        for older in out.glob("checkpoint-*"):
-            if older.name != f"checkpoint-{iteration}":
-                shutil.rmtree(older, ignore_errors=True)
+        prune_checkpoints(out, keep=save_folder(out / f"checkpoint-{iteration}", write))
 
     if state["iteration"] == 0 and dev:
         evaluate(0)
-    columns = (TextColumn("[bold]RL {task.fields[algorithm]}[/bold]"), BarColumn(),
-               MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("reward {task.fields[reward]} · KL {task.fields[kl]}"))
-    with Progress(*columns) as progress:
-        bar = progress.add_task("rl", total=config.iterations, completed=state["iteration"],
-                                algorithm=config.algorithm, reward="-", kl="-")
-        for iteration in range(state["iteration"] + 1, config.iterations + 1):
-            started = time.perf_counter()
-            torch.manual_seed(config.seed * 100_003 + iteration)
-            calls, hits = llm.stats.calls, llm.stats.hits
-            rollout = collect_rollout(policy, reference, value_head,
-                                      _rollout_examples(train, config, iteration), task, llm,
-                                      config)
-            update = ppo_update(policy, value_head, rollout, optimizer, value_optimizer, config,
-                                random.Random(config.seed * 31 + iteration))
-            state["llm_calls"] += llm.stats.calls - calls
-            state["cache_hits"] += llm.stats.hits - hits
-            state["seconds"] += time.perf_counter() - started
-            step = {"iteration": iteration, **rollout_stats(rollout), **update,
-                    "llm_calls": state["llm_calls"], "seconds": round(state["seconds"], 1)}
-            state["steps"].append(step)
-            state["iteration"] = iteration
-            if dev and (iteration % config.eval_every == 0 or iteration == config.iterations):
-                evaluate(iteration)
-            if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
-                save(iteration)
-            progress.update(bar, advance=1, reward=f"{step['reward']:.1f}",
-                            kl=f"{step['kl']:.3f}")
-            if on_step:
-                on_step(step)
+    for iteration in range(state["iteration"] + 1, config.iterations + 1):
+        started = time.perf_counter()
+        torch.manual_seed(config.seed * 100_003 + iteration)
+        calls, hits = llm.stats.calls, llm.stats.hits
+        rollout = collect_rollout(policy, reference, value_head,
+                                  _rollout_examples(train, config, iteration), judge, config)
+        update = ppo_update(policy, value_head, rollout, optimizer, value_optimizer, config,
+                            random.Random(config.seed * 31 + iteration))
+        state["llm_calls"] += llm.stats.calls - calls
+        state["cache_hits"] += llm.stats.hits - hits
+        state["seconds"] += time.perf_counter() - started
+        step = {"iteration": iteration, **rollout_stats(rollout), **update,
+                "llm_calls": state["llm_calls"], "seconds": round(state["seconds"], 1)}
+        state["steps"].append(step)
+        state["iteration"] = iteration
+        if dev and (iteration % config.eval_every == 0 or iteration == config.iterations):
+            evaluate(iteration)
+        if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
+            save(iteration)
+        report(progress, f"RL {config.algorithm}", iteration, config.iterations,
+               f"reward {step['reward']:.1f} · KL {step['kl']:.3f}")
+        if on_step:
+            on_step(step)
     write_json(out / "history.json", state)
-    if state["steps"]:
-        plot_rl(state, out / "training.png", f"RL ({config.algorithm})")
     return state
-
-
-def _clone(model: torch.nn.Module) -> torch.nn.Module:
-    import copy
-
-    return copy.deepcopy(model)

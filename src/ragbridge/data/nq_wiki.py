@@ -8,10 +8,9 @@ import json
 import re
 from pathlib import Path
 
-from rich.progress import track
-
 from ragbridge import assets
 from ragbridge.data.dataset import save_dataset, split_of
+from ragbridge.progress import ProgressCallback, report
 from ragbridge.records import Example, Passage
 from ragbridge.tasks.metrics import normalize_answer
 
@@ -69,7 +68,10 @@ def _answerable(answers: list[str], passage_texts: list[str]) -> bool:
     return any(needle in text for text in passage_texts for needle in needles)
 
 
-def build_nq_wiki(output: Path) -> dict[str, int]:
+VERSION = 1
+
+
+def build_nq_wiki(output: Path, progress: ProgressCallback | None = None) -> dict[str, int]:
     """Build the data set; keep questions whose answer occurs in some passage."""
     passages = wikipedia_passages(assets.wikipedia_summaries())
     normalized = [f" {normalize_answer(p.title + ' ' + p.text)} " for p in passages]
@@ -80,7 +82,9 @@ def build_nq_wiki(output: Path) -> dict[str, int]:
             questions.append((f"{source}-{number}", question, answers))
     splits: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
     seen: set[str] = set()
-    for example_id, question, answers in track(questions, description="matching answers"):
+    for number, (example_id, question, answers) in enumerate(questions, start=1):
+        if number % 500 == 0 or number == len(questions):
+            report(progress, "matching answers", number, len(questions))
         if question in seen or not _answerable(answers, normalized):
             continue
         seen.add(question)

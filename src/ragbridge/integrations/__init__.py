@@ -1,4 +1,5 @@
-"""Adapters that drop a trained bridge into RAG frameworks; each needs its framework installed:
+"""Adapters that drop any `Selector` (a trained bridge, by default) into RAG frameworks; each
+needs its framework installed:
 
 - `ragbridge.integrations.langchain.BridgeCompressor` (`pip install 'ragbridge[langchain]'`)
 - `ragbridge.integrations.llamaindex.BridgePostprocessor` (`pip install 'ragbridge[llamaindex]'`)
@@ -7,15 +8,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+
+from ragbridge.selectors import Selector
 
 
-def load_bridge(bridge: Any) -> Any:
-    """A `Bridge` as given, or loaded from a folder path."""
-    from ragbridge.bridge import Bridge
+def load_selector(selector: Selector | str | os.PathLike[str]) -> Selector:
+    """A selector as given, or the bridge saved in a folder."""
+    if isinstance(selector, (str, os.PathLike)):
+        from ragbridge.bridge import Bridge
 
-    return bridge if isinstance(bridge, Bridge) else Bridge.from_pretrained(Path(bridge))
+        return Bridge.from_pretrained(Path(selector))
+    return selector
 
 
 def missing(framework: str, extra: str) -> ImportError:

@@ -1,7 +1,8 @@
 """LangChain: the bridge as a document compressor (e.g. in `ContextualCompressionRetriever`).
 
 The retrieved documents are the candidates (in retriever order); the compressor returns the
-bridge's sequence: selected, reordered, possibly repeated, possibly empty.
+selector's sequence (a bridge's, by default): selected, reordered, possibly repeated, possibly
+empty.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ragbridge.integrations import load_bridge, missing
+from ragbridge.integrations import load_selector, missing
 from ragbridge.records import Passage
 
 try:
@@ -21,18 +22,18 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 
 class BridgeCompressor(BaseDocumentCompressor):
-    """`BridgeCompressor(bridge="runs/nq-wiki-dense/bridge-rl/model")`."""
+    """`BridgeCompressor("runs/nq-wiki-dense/bridge-rl/model")`, or any `Selector`."""
 
-    bridge: Any
+    selector: Any
     model_config = {"arbitrary_types_allowed": True}
 
-    def __init__(self, bridge: Any, **kwargs: Any) -> None:
-        super().__init__(bridge=load_bridge(bridge), **kwargs)
+    def __init__(self, selector: Any, **kwargs: Any) -> None:
+        super().__init__(selector=load_selector(selector), **kwargs)
 
     def compress_documents(self, documents: Sequence[Document], query: str,
                            callbacks: Callbacks | None = None) -> Sequence[Document]:
-        """The documents the LLM should see, in the bridge's order."""
+        """The documents the LLM should see, in the selector's order."""
         passages = [Passage(str(d.id or n), d.page_content, str(d.metadata.get("title", "")))
                     for n, d in enumerate(documents)]
-        positions = self.bridge.select(query, passages) if passages else []
+        positions = self.selector.select_batch([query], [passages])[0] if passages else []
         return [documents[p] for p in positions]

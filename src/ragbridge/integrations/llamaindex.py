@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from ragbridge.integrations import load_bridge, missing
+from ragbridge.integrations import load_selector, missing
 from ragbridge.records import Passage
 
 try:
@@ -16,15 +17,15 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 
 class BridgePostprocessor(BaseNodePostprocessor):
-    """`BridgePostprocessor(bridge="runs/nq-wiki-dense/bridge-rl/model")`."""
+    """`BridgePostprocessor("runs/nq-wiki-dense/bridge-rl/model")`, or any `Selector`."""
 
     bridge_path: str = Field(default="", description="bridge folder, when loaded from disk")
-    _bridge: Any = PrivateAttr()
+    _selector: Any = PrivateAttr()
 
-    def __init__(self, bridge: Any, **kwargs: Any) -> None:
-        super().__init__(bridge_path=str(bridge) if not hasattr(bridge, "select") else "",
-                         **kwargs)
-        self._bridge = load_bridge(bridge)
+    def __init__(self, selector: Any, **kwargs: Any) -> None:
+        path = str(selector) if isinstance(selector, (str, os.PathLike)) else ""
+        super().__init__(bridge_path=path, **kwargs)
+        self._selector = load_selector(selector)
 
     @classmethod
     def class_name(cls) -> str:
@@ -37,5 +38,6 @@ class BridgePostprocessor(BaseNodePostprocessor):
             raise ValueError("the bridge needs the query: pass query_bundle or query_str")
         passages = [Passage(n.node.node_id, n.node.get_content(metadata_mode=MetadataMode.NONE),
                             str(n.node.metadata.get("title", ""))) for n in nodes]
-        positions = self._bridge.select(query_bundle.query_str, passages) if passages else []
+        positions = (self._selector.select_batch([query_bundle.query_str], [passages])[0]
+                     if passages else [])
         return [nodes[p] for p in positions]

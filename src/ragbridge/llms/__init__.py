@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragbridge.llms.base import LLM, GenerationSettings, LLMError
 from ragbridge.llms.cache import CachedLLM
 
-__all__ = ["LLM", "CachedLLM", "GenerationSettings", "LLMError", "build_llm", "load_llm"]
+__all__ = ["LLM", "CachedLLM", "GenerationSettings", "LLMError", "LLMOptions", "build_llm",
+           "load_llm"]
 
 DEFAULT_LLM = "smollm2"
+
+
+@dataclass(frozen=True)
+class LLMOptions:
+    """Which frozen LLM, and how it is reached (the options every LLM-using command takes)."""
+
+    llm: str = field(default=DEFAULT_LLM, metadata={
+        "help": "LLM: smollm2 (bf16 where native) | smollm2-fp32 | smollm2-bf16 | "
+                "llamacpp[:GGUF|qwen2.5-coder-0.5b|qwen2.5-coder-1.5b] | hf:PATH | "
+                "openai:MODEL"})
+    base_url: str | None = field(default=None, metadata={
+        "help": "Base URL of an OpenAI-compatible endpoint (or $RAGBRIDGE_LLM_BASE_URL)"})
+    llm_batch_size: int = field(default=8, metadata={
+        "help": "Prompts per LLM batch (concurrent requests for an endpoint)"})
+    llm_device: str = field(default="cpu", metadata={"help": "LLM device: cpu | cuda"})
+
+    def load(self) -> CachedLLM:
+        """The LLM behind the shared response cache."""
+        return load_llm(self.llm, batch_size=self.llm_batch_size, base_url=self.base_url,
+                        device=self.llm_device)
 
 
 def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
@@ -56,6 +78,9 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
 def load_llm(spec: str = DEFAULT_LLM, cache_path: Path | None = None,
              **options: object) -> CachedLLM:
     """A backend wrapped in the on-disk response cache (default: the shared cache file)."""
-    from ragbridge.paths import cache_dir
+    from ragbridge.paths import llm_cache_path
 
-    return CachedLLM(build_llm(spec, **options), cache_path or cache_dir() / "llm-cache.sqlite")
+    path = cache_path or llm_cache_path()
+    cached = CachedLLM(build_llm(spec, **options), path)
+    cached.recipe = {"spec": spec, "cache_path": path, **options}  # to rebuild it elsewhere
+    return cached

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,14 +25,60 @@ class LLMError(RuntimeError):
     """The LLM backend failed (endpoint dead, bad response) after its retries."""
 
 
+@dataclass(frozen=True)
+class LogLikelihood:
+    """Teacher-forced log-likelihood of a reference reply: the sum of its tokens' natural
+    log-probabilities (the end-of-turn token included) and how many tokens there were."""
+
+    total: float
+    tokens: int
+
+    @property
+    def mean(self) -> float:
+        """Per-token mean log-probability (comparable across reference lengths)."""
+        return self.total / max(self.tokens, 1)
+
+
 class LLM(Protocol):
-    """A frozen LLM. `identity` names model + backend + numerics for the response cache."""
+    """A frozen LLM. `identity` names model + backend + numerics for the response cache.
+
+    Backends that can also score implement `score(prompts, references)`: the
+    log-likelihood of each reference as the assistant's whole reply to the prompt.
+    """
 
     identity: str
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
         """One completion per prompt (each prompt is a single user chat message)."""
         ...
+
+
+class ScoringLLM(LLM, Protocol):
+    """An LLM that also gives teacher-forced log-likelihoods."""
+
+    def score(self, prompts: Sequence[str], references: Sequence[str]) -> list[LogLikelihood]:
+        """Log-likelihood of each reference as the whole assistant reply to its prompt."""
+        ...
+
+
+def chat_continuation(render: Callable[..., str], prompt: str, reference: str,
+                      end_of_turn: str | None) -> tuple[str, str]:
+    """(context, continuation) of a chat exchange: the rendered user turn up to the
+    assistant's opening, and the reference reply up to and including its end-of-turn token.
+
+    `render(messages, add_generation_prompt=...)` renders a chat template to text.
+    """
+    user = [{"role": "user", "content": prompt}]
+    context = render(user, add_generation_prompt=True)
+    full = render(user + [{"role": "assistant", "content": reference}],
+                  add_generation_prompt=False)
+    if not full.startswith(context):
+        raise LLMError("the chat template renders the assistant turn differently from its "
+                       "generation prompt; cannot score the reply on its own")
+    continuation = full[len(context):]
+    if end_of_turn and end_of_turn in continuation:
+        continuation = continuation[:continuation.index(end_of_turn) + len(end_of_turn)]
+    return context, continuation
 
 
 def finish_output(text: str, settings: GenerationSettings) -> str:

@@ -44,18 +44,3 @@ def group_positions(corpus: Sequence[Passage]) -> dict[str | None, np.ndarray]:
     for position, passage in enumerate(corpus):
         positions.setdefault(passage.group, []).append(position)
     return {group: np.array(items, dtype=np.int64) for group, items in positions.items()}
-
-
-def build_retriever(name: str, corpus: Sequence[Passage], device: str = "cpu",
-                    batch_size: int = 64) -> Retriever:
-    """'bm25' or 'dense' (bundled all-MiniLM-L6-v2), or 'dense:PATH' for another model."""
-    if name == "bm25":
-        from ragbridge.retrievers.bm25 import BM25Retriever
-
-        return BM25Retriever(corpus)
-    if name == "dense" or name.startswith("dense:"):
-        from ragbridge.retrievers.dense import DenseRetriever
-
-        model = name.split(":", 1)[1] if ":" in name else None
-        return DenseRetriever(corpus, model_path=model, device=device, batch_size=batch_size)
-    raise ValueError(f"unknown retriever {name!r}: choose 'bm25', 'dense' or 'dense:PATH'")

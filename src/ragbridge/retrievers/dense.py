@@ -3,28 +3,49 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ragbridge.jsonl import write_json
 from ragbridge.paths import cache_dir
+from ragbridge.progress import ProgressCallback, report
 from ragbridge.records import Example, Hit, Passage
 from ragbridge.retrievers.base import allowed_mask, group_positions
 
 
-def _model_identity(model_path: str) -> str:
-    """A local model folder by its files (names and sizes), not by where it lies, so a moved
-    or re-fetched cache still finds its embeddings; a hub name by itself."""
+def model_digest(model_path: str) -> str:
+    """A local model folder by the content of its files (SHA-256 of weights, config and
+    tokenizer), so another model of the same architecture never reuses its embeddings while
+    a moved or re-fetched copy still does; each file's hash is cached by (path, size, mtime).
+    A hub name by itself."""
     folder = Path(model_path)
     if not folder.is_dir():
         return model_path
-    files = sorted(f for f in folder.rglob("*") if f.is_file())
-    return "\n".join(f"{f.relative_to(folder).as_posix()}:{f.stat().st_size}" for f in files)
+    known_file = cache_dir() / "embeddings" / "weight-hashes.json"
+    known = json.loads(known_file.read_text()) if known_file.exists() else {}
+    digest = hashlib.sha256()
+    changed = False
+    for file in sorted(f for f in folder.rglob("*") if f.is_file()):
+        stat = file.stat()
+        key = f"{file.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        if key not in known:
+            content = hashlib.sha256()
+            with open(file, "rb") as handle:
+                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                    content.update(block)
+            known[key] = content.hexdigest()
+            changed = True
+        digest.update(f"{file.relative_to(folder).as_posix()}:{known[key]}\n".encode())
+    if changed:
+        write_json(known_file, known)
+    return digest.hexdigest()
 
 
 def _corpus_fingerprint(corpus: Sequence[Passage], model_path: str) -> str:
-    digest = hashlib.sha256(_model_identity(model_path).encode())
+    digest = hashlib.sha256(model_digest(model_path).encode())
     for passage in corpus:
         digest.update(f"{passage.id}\x00{passage.title}\x00{passage.text}\x01".encode())
     return digest.hexdigest()[:24]
@@ -36,7 +57,8 @@ class DenseRetriever:
     name = "dense"
 
     def __init__(self, corpus: Sequence[Passage], model_path: str | None = None,
-                 device: str = "cpu", batch_size: int = 64) -> None:
+                 device: str = "cpu", batch_size: int = 64,
+                 progress: ProgressCallback | None = None) -> None:
         from sentence_transformers import SentenceTransformer
 
         from ragbridge.assets import minilm_dir
@@ -46,18 +68,23 @@ class DenseRetriever:
         path = str(model_path or minilm_dir())
         self.model = SentenceTransformer(path, device=device, local_files_only=True)
         self.batch_size = batch_size
-        self._embeddings = self._corpus_embeddings(path)
+        self._embeddings = self._corpus_embeddings(path, progress)
 
-    def _corpus_embeddings(self, model_path: str) -> np.ndarray:
+    def _corpus_embeddings(self, model_path: str,
+                           progress: ProgressCallback | None) -> np.ndarray:
         cache = cache_dir() / "embeddings"
         cache.mkdir(parents=True, exist_ok=True)
         file = cache / f"{_corpus_fingerprint(self.corpus, model_path)}.npy"
         if file.exists():
             return np.load(file)
         texts = [f"{p.title}. {p.text}" if p.title else p.text for p in self.corpus]
-        embeddings = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                       show_progress_bar=len(texts) > 1000,
-                                       convert_to_numpy=True).astype(np.float32)
+        parts = []
+        step = self.batch_size * 16
+        for start in range(0, len(texts), step):
+            parts.append(self.model.encode(texts[start:start + step], batch_size=self.batch_size,
+                                           normalize_embeddings=True, convert_to_numpy=True))
+            report(progress, "embedding the corpus", min(start + step, len(texts)), len(texts))
+        embeddings = (np.concatenate(parts) if parts else np.zeros((0, 0))).astype(np.float32)
         partial = Path(str(file) + ".part.npy")
         np.save(partial, embeddings)
         partial.replace(file)

@@ -25,6 +25,11 @@ class Task(Protocol):
         """Every metric of this task (0-100) for one LLM output."""
         ...
 
+    def references(self, example: Example) -> list[str]:
+        """The replies whose likelihood under the frozen LLM measures a prompt's utility
+        (the gold answers, or the target text)."""
+        ...
+
 
 def truncate_words(text: str, max_words: int) -> str:
     """Keep the first `max_words` words of `text` (huge passages cannot flood a prompt)."""
@@ -32,15 +37,3 @@ def truncate_words(text: str, max_words: int) -> str:
     if len(words) <= max_words:
         return " ".join(words)
     return " ".join(words[:max_words]) + " ..."
-
-
-def get_task(name: str) -> Task:
-    """A task by name: 'qa' or 'email-subject' (alias 'generation')."""
-    from ragbridge.tasks.generation import SubjectGenerationTask
-    from ragbridge.tasks.qa import QATask
-
-    if name == "qa":
-        return QATask()
-    if name in ("email-subject", "generation"):
-        return SubjectGenerationTask()
-    raise ValueError(f"unknown task {name!r}: choose 'qa' or 'email-subject'")

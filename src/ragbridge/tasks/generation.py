@@ -36,6 +36,10 @@ class SubjectGenerationTask:
         lines.append(f"Email:\n{truncate_words(example.query, self.max_input_words)}")
         return "\n".join(lines)
 
+    def references(self, example: Example) -> list[str]:
+        """The real subject as the whole reply."""
+        return [example.target or ""]
+
     def score(self, output: str, example: Example) -> dict[str, float]:
         """Sentence BLEU and ROUGE-L of the generated subject against the real one."""
         subject = _SUBJECT_PREFIX.sub("", output).strip()

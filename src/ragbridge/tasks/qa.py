@@ -33,6 +33,10 @@ class QATask:
         lines.append(f"Question: {example.query}")
         return "\n".join(lines)
 
+    def references(self, example: Example) -> list[str]:
+        """Every gold answer as a whole reply (the likelihood takes the best of them)."""
+        return list(example.answers)
+
     def score(self, output: str, example: Example) -> dict[str, float]:
         """Accuracy (answer contained), EM and F1 against the gold answers."""
         answers = example.answers

@@ -1,0 +1,128 @@
+"""The evaluate stage: every available method on one split of a run directory.
+
+Methods: no retrieval, top-1 and top-K in retriever order, the point-wise reranker when
+`RUN/reranker/` has been trained (`ragbridge train-reranker`; or another run's, given as
+`reranker`, since a reranker scores any retriever's candidates), each bridge given, and the
+silver oracle when the split has been searched (`ragbridge silver --split test`). The last
+bridge given (BGM, when it is the SL+RL one) is compared with the best baseline by a paired
+bootstrap. Writes `eval-SPLIT.json` (with per-example scores and choices), `eval-SPLIT.md`
+and `eval-SPLIT.png`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragbridge.evaluation import (
+    Comparison,
+    Kind,
+    MethodResult,
+    compare_with_best_baseline,
+    evaluate_selector,
+)
+from ragbridge.jsonl import write_json
+from ragbridge.judge import Judge
+from ragbridge.llms import CachedLLM
+from ragbridge.progress import ProgressCallback, report
+from ragbridge.render import plot_results, results_markdown, write_markdown
+from ragbridge.rundir import RunDir
+from ragbridge.selectors import NoRetrieval, Selector, SilverOracle, TopK
+from ragbridge.stages.inputs import read_silver
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Which examples, and which trained selectors besides the baselines."""
+
+    split: str = field(default="test", metadata={"help": "Split to evaluate"})
+    n: int | None = field(default=None, metadata={"help": "At most this many examples",
+                                                   "aliases": ("-n",)})
+    bridges: tuple[str, ...] = field(default=(), metadata={
+        "help": "NAME=PATH of a trained bridge (repeatable; the last is bootstrapped)",
+        "flag": "bridge"})
+    reranker: Path | None = field(default=None, metadata={
+        "help": "A tuned reranker folder (default RUN/reranker when it exists)"})
+
+    def named_bridges(self) -> dict[str, Path]:
+        """The bridges as {name: folder}; a malformed entry is a clear error."""
+        named = {}
+        for entry in self.bridges:
+            name, _, path = entry.partition("=")
+            if not name or not path:
+                raise ValueError(f"--bridge wants NAME=PATH, got {entry!r}")
+            named[name] = Path(path)
+        return named
+
+
+@dataclass
+class EvaluationReport:
+    """Every method's result, the bootstrap comparison, and what produced them."""
+
+    title: str
+    metric: str
+    llm: str
+    results: list[MethodResult]
+    comparison: Comparison | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What eval-SPLIT.json holds."""
+        return {"title": self.title, "llm": self.llm, "metric": self.metric,
+                "bootstrap": self.comparison.line() if self.comparison else None,
+                "comparison": asdict(self.comparison) if self.comparison else None,
+                "results": [r.to_dict() for r in self.results]}
+
+
+def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
+        progress: ProgressCallback | None = None) -> EvaluationReport:
+    """Evaluate every method on the first n examples (those with silver, if searched)."""
+    from ragbridge.bridge import Bridge
+    from ragbridge.reranker import PointwiseReranker
+
+    settings = run_dir.settings()
+    bridges = config.named_bridges()
+    items = run_dir.candidates(config.split)
+    silver_path = run_dir.silver_path(config.split)
+    oracle = None
+    if silver_path.exists():
+        records = read_silver(silver_path)
+        searched = {str(r["id"]) for r in records}
+        items = [c for c in items if c.example.id in searched]
+        oracle = SilverOracle.from_records(items, records, source=str(silver_path))
+    items = items[:config.n]
+    if not items:
+        raise ValueError(f"no candidates for split {config.split!r} in {run_dir.path}")
+    methods: list[tuple[str, Kind, Selector]] = [
+        ("no retrieval", "baseline", NoRetrieval()), ("top-1", "baseline", TopK(1)),
+        (f"top-{settings.k}", "baseline", TopK(None))]
+    reranker = config.reranker or run_dir.reranker_path
+    used_reranker = None
+    if config.reranker is not None or (reranker / "threshold.json").exists():
+        methods.append(("point-wise reranker", "baseline",
+                        PointwiseReranker.from_pretrained(reranker)))
+        used_reranker = str(reranker)
+    methods += [(name, "bridge", Bridge.from_pretrained(path)) for name, path in bridges.items()]
+    if oracle is not None:
+        methods.append(("silver oracle", "oracle", oracle))
+    judge = Judge(run_dir.task(), llm)
+    results = []
+    for number, (name, kind, selector) in enumerate(methods, start=1):
+        results.append(evaluate_selector(name, selector, items, judge, kind))
+        report(progress, f"evaluate {config.split}", number, len(methods), name)
+    title = (f"{settings.dataset}, {settings.retriever} ({config.split}, {len(items)} examples, "
+             f"K={settings.k})")
+    comparison = compare_with_best_baseline(results, list(bridges)[-1]) if bridges else None
+    evaluation = EvaluationReport(title, judge.metric, llm.identity, results, comparison)
+    with run_dir.lock(f"evaluate {config.split}"):
+        write_json(run_dir.eval_path(config.split, "json"), evaluation.to_dict())
+        write_markdown(run_dir.eval_path(config.split, "md"),
+                       [results_markdown(results, title, judge.metric, comparison)])
+        plot_results(results, run_dir.eval_path(config.split, "png"), title, judge.metric)
+        recorded: dict[str, Any] = {"split": config.split, "n": len(items), "k": settings.k,
+                                    "llm": llm.identity,
+                                    "bridges": {k: str(v) for k, v in bridges.items()}}
+        if used_reranker:
+            recorded["reranker"] = used_reranker
+        run_dir.record(f"evaluate-{config.split}", recorded)
+    return evaluation

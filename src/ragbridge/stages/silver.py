@@ -1,0 +1,182 @@
+"""The silver stage: batched, cached, resumable and (optionally) Ray-distributed greedy search.
+
+`RUN/silver.jsonl` (other splits: `silver-SPLIT.jsonl`) holds one record per query in input
+order, written window by window (a window is `batch_queries` queries searched together) with
+one append + fsync each. A resumed run keeps only whole windows, so it re-forms exactly the
+windows an uninterrupted run would and writes an identical file; a killed run loses at most
+the windows in flight. Only a torn *last* line is cut; a bad line anywhere else is an error.
+The settings the file was made with are kept beside it (`*.settings.json`): a resume with
+other settings (K, max length, repeats, metric, LLM, window) refuses and names what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragbridge.jsonl import InputError, write_json
+from ragbridge.judge import Judge
+from ragbridge.llms import CachedLLM
+from ragbridge.progress import ProgressCallback, report
+from ragbridge.records import Candidates
+from ragbridge.rundir import RunDir
+from ragbridge.silver import SilverConfig, SilverSummary, search_batch, summarize
+from ragbridge.stages.inputs import read_silver
+
+
+@dataclass(frozen=True)
+class SilverStageConfig:
+    """Which queries are searched, where, and the search itself."""
+
+    split: str = field(default="train", metadata={"help": "Split to search"})
+    limit: int | None = field(default=None, metadata={"help": "At most this many queries"})
+    workers: int = field(default=1, metadata={"help": "Ray workers (1: no Ray)"})
+    ray_address: str | None = field(default=None, metadata={"help": "Existing Ray cluster"})
+    search: SilverConfig = field(default_factory=SilverConfig)
+
+
+def settings_path(path: Path) -> Path:
+    """The settings file kept beside a silver file."""
+    return path.with_name(path.stem + ".settings.json")
+
+
+def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
+                    judge: Judge) -> dict[str, Any]:
+    """Everything that shapes the records: a resume must use the same."""
+    return {"k": run_dir.settings().k, "max_length": config.search.max_length,
+            "allow_repeats": config.search.allow_repeats, "metric": judge.metric,
+            "batch_queries": config.search.batch_queries, "llm": llm.identity,
+            "task": judge.task.name}
+
+
+def completed_records(path: Path, window: int) -> list[dict[str, Any]]:
+    """Records of the whole windows already in `path`; truncate anything after them."""
+    if not path.exists():
+        return []
+    records = read_silver(path, allow_torn_end=True)
+    keep = len(records) - len(records) % window
+    with open(path, "rb") as handle:
+        lines = handle.read().split(b"\n")
+    size = sum(len(line) + 1 for line in lines[:keep])
+    if size != os.path.getsize(path):
+        with open(path, "r+b") as handle:
+            handle.truncate(size)
+    return records[:keep]
+
+
+def _check_resume(path: Path, settings: dict[str, Any], done: int) -> None:
+    file = settings_path(path)
+    if file.exists():
+        earlier = json.loads(file.read_text())
+        changed = [f"{key} {earlier.get(key)!r} -> {settings[key]!r}" for key in settings
+                   if earlier.get(key) != settings[key]]
+        if changed and done:
+            raise InputError(f"{path} was made with other settings ({'; '.join(changed)}): "
+                             "rerun with the same settings to resume, or move it away")
+    elif done:
+        raise InputError(f"{path} has records but no {file.name}: its settings are unknown, "
+                         "so it cannot be resumed safely; move it away")
+
+
+def _append(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _windows(items: Sequence[Candidates], size: int) -> list[list[Candidates]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def _single_process(windows: list[list[Candidates]], judge: Judge, config: SilverConfig,
+                    counters: dict[str, int]) -> Iterator[list[dict[str, Any]]]:
+    llm = judge.llm
+    for window in windows:
+        calls, hits = llm.stats.calls, llm.stats.hits
+        records = search_batch(window, judge, config)
+        counters["calls"] += llm.stats.calls - calls
+        counters["hits"] += llm.stats.hits - hits
+        yield records
+
+
+def _ray_windows(windows: list[list[Candidates]], judge: Judge, config: SilverConfig,
+                 workers: int, address: str | None,
+                 counters: dict[str, int]) -> Iterator[list[dict[str, Any]]]:
+    """Fan windows out over Ray actors (one model each); yield results in input order."""
+    import ray
+
+    from ragbridge.silver_worker import SilverWorker
+
+    recipe = judge.llm.recipe
+    if recipe is None:
+        raise ValueError("Ray workers rebuild the LLM from its spec: load it with "
+                         "ragbridge.load_llm to search with several workers")
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, num_cpus=None if address else workers,
+                 include_dashboard=False, log_to_driver=False)
+    actor = ray.remote(SilverWorker)
+    pool = [actor.remote(judge.task, recipe, judge.metric, config) for _ in range(workers)]
+    futures = [pool[i % workers].search.remote(window) for i, window in enumerate(windows)]
+    try:
+        for future in futures:
+            records, calls, hits = ray.get(future)
+            counters["calls"] += calls
+            counters["hits"] += hits
+            yield records
+    finally:
+        for worker in pool:
+            ray.kill(worker)
+        if started_here:
+            ray.shutdown()
+
+
+def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
+        progress: ProgressCallback | None = None, use_ray: bool = False) -> SilverSummary:
+    """Search every query of the split (resuming its silver file) and summarise all records.
+
+    Ray is used for more than one worker, for a cluster address, or when `use_ray` asks.
+    """
+    search = config.search
+    judge = Judge(run_dir.task(), llm, search.metric)
+    items = run_dir.candidates(config.split)[:config.limit]
+    path = run_dir.silver_path(config.split)
+    settings = search_settings(run_dir, config, llm, judge)
+    with run_dir.lock(f"silver {config.split}"):
+        done = completed_records(path, search.batch_queries)
+        _check_resume(path, settings, len(done))
+        done_ids = [r["id"] for r in done]
+        if done_ids != [c.example.id for c in items[:len(done_ids)]]:
+            raise InputError(f"{path} was made from other candidates; move it away")
+        write_json(settings_path(path), settings)
+        pending = _windows(items[len(done):], search.batch_queries)
+        counters = {"calls": 0, "hits": 0}
+        started = time.perf_counter()
+        if config.workers > 1 or config.ray_address or use_ray:
+            results = _ray_windows(pending, judge, search, config.workers, config.ray_address,
+                                   counters)
+        else:
+            results = _single_process(pending, judge, search, counters)
+        records = list(done)
+        report(progress, f"silver {config.split}", len(records), len(items))
+        for window_records in results:
+            _append(path, window_records)
+            records += window_records
+            elapsed = time.perf_counter() - started
+            rate = (len(records) - len(done)) / elapsed if elapsed else 0.0
+            report(progress, f"silver {config.split}", len(records), len(items),
+                   f"{rate:.2f} q/s · LLM calls {counters['calls']} · "
+                   f"cache hits {counters['hits']}")
+        summary = summarize(records, counters["calls"], counters["hits"],
+                            time.perf_counter() - started)
+        stage = "silver" if config.split == "train" else f"silver-{config.split}"
+        run_dir.record(stage, {**settings, "split": config.split, "limit": config.limit,
+                               "workers": config.workers, "summary": summary.to_dict()})
+    return summary

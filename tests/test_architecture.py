@@ -1,0 +1,207 @@
+"""The shape of the package: no import cycles, a public API that imports with the core
+install only, and CLI options that are the config dataclasses' own fields and defaults."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import ragbridge
+
+PACKAGE = Path(ragbridge.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _runtime_imports(tree: ast.Module) -> list[str]:
+    """Every `ragbridge...` import, at any depth, except under `if TYPE_CHECKING:`."""
+    found: list[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.extend(f"{node.module}.{alias.name}" for alias in node.names)
+            found.append(node.module)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return [name for name in found if name.split(".")[0] == "ragbridge"]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (from ... import NAME counts only when NAME
+    is itself a module)."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = {t for t in _runtime_imports(ast.parse(path.read_text()))
+                   if t in modules and t != name and t != "ragbridge"}
+        graph[name] = targets
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def walk(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return stack[stack.index(target):] + [target]
+            if target not in state and (cycle := walk(target)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := walk(node)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_module_imports_another_that_imports_it_back() -> None:
+    graph = import_graph()
+    assert "ragbridge.stages.silver" in graph and "ragbridge.cli" in graph
+    assert find_cycle(graph) is None
+    assert not any("ragbridge.cli" in targets for targets in graph.values())
+
+
+def test_domain_code_does_not_know_the_run_directory() -> None:
+    graph = import_graph()
+    for module in ("ragbridge.silver", "ragbridge.evaluation", "ragbridge.reranker",
+                   "ragbridge.gap", "ragbridge.judge", "ragbridge.bridge.sl",
+                   "ragbridge.bridge.rl", "ragbridge.bridge.model", "ragbridge.bridge.data"):
+        assert "ragbridge.rundir" not in graph[module], module
+
+
+BLOCKER = textwrap.dedent("""
+    import importlib.abc, sys
+    BLOCKED = ("fastapi", "uvicorn", "matplotlib", "ray", "langchain_core", "llama_index",
+               "haystack", "llama_cpp", "openai")
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"{name} is not installed (blocked by the test)")
+    sys.meta_path.insert(0, Block())
+""")
+
+
+def test_the_public_api_imports_with_the_core_install_only() -> None:
+    script = BLOCKER + textwrap.dedent("""
+        from ragbridge import (Bridge, BridgedRAG, PointwiseReranker, Selector, TopK, load_llm,
+                               get_task, build_retriever, SLConfig, RLConfig, SilverConfig,
+                               NoRetrieval, SilverOracle, Judge, RunDir, EvaluateConfig)
+        from ragbridge.records import Passage
+        passages = [Passage("a", "one"), Passage("b", "two"), Passage("c", "three")]
+        assert TopK(2).select_batch(["q"], [passages]) == [[0, 1]]
+        assert NoRetrieval().select_batch(["q"], [passages]) == [[]]
+        assert isinstance(TopK(1), Selector) and get_task("qa").name == "qa"
+        import ragbridge.cli  # the CLI too: serving and plots are optional
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
+
+
+def test_plots_are_skipped_without_matplotlib(tmp_path: Path) -> None:
+    script = BLOCKER + textwrap.dedent(f"""
+        from pathlib import Path
+        from ragbridge.render import plot_rl
+        assert plot_rl({{"steps": [{{"iteration": 1}}], "dev": []}}, Path({str(tmp_path)!r}) /
+                       "x.png", "t") is None
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def _commands() -> dict[str, object]:
+    from ragbridge.cli import app
+
+    return {c.name or c.callback.__name__.replace("_", "-"): c.callback
+            for c in app.registered_commands}
+
+
+@pytest.mark.parametrize("command", ["retrieve", "gap", "silver", "train-sl", "train-rl",
+                                     "train-reranker", "evaluate"])
+def test_every_config_field_is_a_cli_option_with_the_same_default(command: str) -> None:
+    import typer.core
+    import typer.main
+
+    from ragbridge.cli import app
+    from ragbridge.options import option_fields, option_name
+
+    callback = _commands()[command]
+    configs = callback.configs  # type: ignore[attr-defined]
+    assert configs, f"{command} takes no config dataclass"
+    click_command = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    options = {p.name: p for p in click_command.params
+               if isinstance(p, typer.core.TyperOption)}
+    for config_class in configs.values():
+        for _, field, _ in option_fields(config_class):
+            name = option_name(field)
+            assert name in options, f"{config_class.__name__}.{field.name} has no option"
+            expected = field.default if field.default is not dataclasses.MISSING else (
+                field.default_factory() if field.default_factory is not dataclasses.MISSING
+                else None)
+            if isinstance(expected, tuple):
+                expected = list(expected) or None
+            default = options[name].default
+            if isinstance(expected, Path):
+                default = Path(default)
+            assert default == expected, (command, name, default, expected)
+
+
+def test_the_cli_builds_the_config_it_was_given(tmp_path: Path) -> None:
+    """An option value reaches the config the stage receives (not just its default)."""
+    from typer.testing import CliRunner
+
+    from ragbridge import cli
+    from ragbridge.stages.silver import SilverStageConfig
+
+    seen: list[SilverStageConfig] = []
+
+    def fake_run(run_dir: object, config: SilverStageConfig, llm: object,
+                 progress: object = None) -> None:
+        seen.append(config)
+        raise ValueError("stop here")
+
+    from ragbridge.llms import LLMOptions
+    from ragbridge.stages import silver
+
+    original, load = silver.run, LLMOptions.load
+    silver.run, LLMOptions.load = fake_run, lambda self: None  # type: ignore[assignment]
+    try:
+        result = CliRunner().invoke(cli.app, ["silver", "--run", str(tmp_path), "--split", "dev",
+                                              "--max-length", "2", "--no-repeats",
+                                              "--metric", "f1", "--limit", "7"])
+    finally:
+        silver.run, LLMOptions.load = original, load  # type: ignore[assignment]
+    assert result.exit_code == 2 and "stop here" in result.output
+    assert seen == [SilverStageConfig(split="dev", limit=7, search=dataclasses.replace(
+        SilverStageConfig().search, max_length=2, allow_repeats=False, metric="f1"))]

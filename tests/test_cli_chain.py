@@ -1,0 +1,98 @@
+"""The README's command chain on a tiny slice, through the real CLI and the real LLM.
+
+data import -> retrieve -> gap -> silver (train, dev, test) -> train-sl -> train-rl (SL+RL
+and RL-only) -> train-reranker -> evaluate, each a `ragbridge` command with the README's
+options and K set once by `retrieve`. The LLM is the bundled SmolLM2 with a fresh response
+cache, so every judgment is really computed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ragbridge.cli import app
+
+PASSAGES = [
+    ("Pacific Ocean", "The Pacific Ocean is the largest and deepest of Earth's five oceanic "
+                      "divisions."),
+    ("Eiffel Tower", "The Eiffel Tower is a wrought-iron lattice tower in Paris, France."),
+    ("Photosynthesis", "Photosynthesis is the process plants use to turn light into chemical "
+                       "energy."),
+    ("Mount Everest", "Mount Everest is Earth's highest mountain above sea level, in the "
+                      "Himalayas."),
+    ("Nile", "The Nile is a major river in northeastern Africa, among the longest rivers."),
+    ("Telephone", "Alexander Graham Bell was credited with patenting the first practical "
+                  "telephone."),
+]
+QUESTIONS = [
+    ("what is the largest ocean", "Pacific", "train"), ("in which city is the eiffel tower",
+                                                        "Paris", "train"),
+    ("what is the highest mountain", "Everest", "train"), ("which river is in africa",
+                                                           "Nile", "train"),
+    ("who invented the telephone", "Bell", "train"), ("how do plants make energy",
+                                                      "photosynthesis", "train"),
+    ("which ocean is the deepest", "Pacific", "dev"), ("where is mount everest", "Himalayas",
+                                                       "dev"),
+    ("who patented the telephone", "Alexander Graham Bell", "test"),
+    ("what tower is in paris", "Eiffel Tower", "test"),
+]
+
+
+def _invoke(runner: CliRunner, *arguments: str) -> str:
+    result = runner.invoke(app, list(arguments), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture()
+def tiny_data(tmp_path: Path) -> tuple[Path, Path]:
+    examples, corpus = tmp_path / "examples.jsonl", tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"p{n}", "title": t, "text": x}) + "\n"
+                              for n, (t, x) in enumerate(PASSAGES)))
+    examples.write_text("".join(json.dumps({"id": f"q{n}", "query": q, "answers": [a],
+                                            "split": s}) + "\n"
+                                for n, (q, a, s) in enumerate(QUESTIONS)))
+    return examples, corpus
+
+
+def test_readme_chain_runs_end_to_end(tmp_path: Path, tiny_data: tuple[Path, Path],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGBRIDGE_LLM_CACHE", str(tmp_path / "llm-cache.sqlite"))
+    runner = CliRunner()
+    examples, corpus = tiny_data
+    data = tmp_path / "tiny"
+    run = str(tmp_path / "runs" / "tiny-bm25")
+    llm = ("--llm", "smollm2-fp32")
+    _invoke(runner, "data", "import", "--examples", str(examples), "--corpus", str(corpus),
+            "--name", "tiny", "--task", "qa", "--out", str(data))
+    output = _invoke(runner, "retrieve", "--dataset", str(data), "--retriever", "bm25",
+                     "--k", "3", "--run", run)
+    assert "K=3" in output
+    _invoke(runner, "gap", "--run", run, "--split", "dev", "-n", "2", *llm)
+    for split in ("train", "dev", "test"):
+        _invoke(runner, "silver", "--run", run, "--split", split, "--max-length", "2", *llm)
+    _invoke(runner, "train-sl", "--run", run, "--epochs", "1", "--passage-tokens", "32", *llm)
+    model = Path(run) / "bridge-sl" / "model"
+    assert (model / "bridge_config.json").exists()
+    _invoke(runner, "train-rl", "--run", run, "--iterations", "2", "--rollout-queries", "2",
+            "--eval-every", "2", *llm)
+    _invoke(runner, "train-rl", "--run", run, "--start", "minilm-encdec", "--iterations", "1",
+            "--rollout-queries", "2", "--out", f"{run}/bridge-rl-only", *llm)
+    _invoke(runner, "train-reranker", "--run", run, *llm)
+    output = _invoke(runner, "evaluate", "--run", run, "--bridge", f"SL={model}",
+                     "--bridge", f"BGM={run}/bridge-rl/model", *llm)
+    report = json.loads((Path(run) / "eval-test.json").read_text())
+    methods = [r["method"] for r in report["results"]]
+    assert methods == ["no retrieval", "top-1", "top-3", "point-wise reranker", "SL", "BGM",
+                       "silver oracle"]
+    assert report["comparison"]["method"] == "BGM" and "best baseline" in output
+    oracle = report["results"][-1]
+    assert oracle["metric"] >= max(r["metric"] for r in report["results"][:3])
+    config = json.loads((Path(run) / "config.json").read_text())
+    assert config["retrieve"]["k"] == 3 and config["train-sl"]["k"] == 3
+    assert {"gap", "silver", "silver-dev", "silver-test", "train-sl", "train-rl:bridge-rl",
+            "train-rl:bridge-rl-only", "train-reranker", "evaluate-test"} <= set(config)

@@ -1,0 +1,88 @@
+"""Stage plumbing: crash-safe model folders, RL starts, and the run's own K."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
+from ragbridge.folders import latest_checkpoint, recover_folder, save_folder
+from ragbridge.rundir import RunDir
+from ragbridge.stages import rl as rl_stage
+
+
+def test_a_crash_between_moving_the_old_model_aside_and_renaming_the_new_one_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Old code deleted the old folder before renaming the new one in: a crash there left no
+    model. Now the complete new folder (or else the old one) is always recoverable."""
+    folder = tmp_path / "bridge-sl" / "model"
+    first = build_bridge("tiny-seq2seq", BridgeFormat(k=3), seed=1)
+    save_folder(folder, first.save_pretrained)
+    second = build_bridge("tiny-seq2seq", BridgeFormat(k=3), seed=2)
+    real_rename = Path.rename
+    calls = []
+
+    def crash_on_second_rename(self: Path, target: Path) -> Path:
+        calls.append(target)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed between the two renames")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", crash_on_second_rename)
+    with pytest.raises(KeyboardInterrupt):
+        save_folder(folder, second.save_pretrained)
+    monkeypatch.setattr(Path, "rename", real_rename)
+    assert not folder.exists()  # the moment the old code would have lost the model
+    loaded = Bridge.from_pretrained(folder)  # recovers the complete new folder
+    probe = [next(iter(loaded.model.state_dict().values()))]
+    assert probe[0].equal(next(iter(second.model.state_dict().values())))
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["model"]
+
+
+def test_an_interrupted_write_falls_back_to_the_old_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "checkpoint-1"
+    save_folder(folder, lambda path: (path / "state.json").write_text("{}"))
+    folder.rename(tmp_path / ".checkpoint-1.old")  # moved aside, new one never completed
+    (tmp_path / ".checkpoint-1.part").mkdir()
+    assert latest_checkpoint(tmp_path) == folder
+    assert (folder / "state.json").exists()
+    recover_folder(folder)
+    assert (folder / "state.json").exists()
+
+
+def _run(tmp_path: Path, k: int = 3) -> RunDir:
+    run = RunDir(tmp_path / "run")
+    run.record("retrieve", {"dataset": "toy", "task": "qa", "retriever": "bm25", "k": k})
+    return run
+
+
+def test_rl_only_accepts_any_family_including_paths(tmp_path: Path) -> None:
+    """Old code refused `seq2seq:/path` (it tested '/' in the start) and loaded a whole
+    bridge just to read K."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from ragbridge.bridge.build import _minilm_tokenizer
+
+    t5 = tmp_path / "tiny-t5"
+    tokenizer = _minilm_tokenizer(3)
+    T5ForConditionalGeneration(T5Config(vocab_size=len(tokenizer), d_model=16, d_ff=32,
+                                        num_layers=1, num_heads=2, d_kv=8)).save_pretrained(t5)
+    tokenizer.save_pretrained(t5)
+    run = _run(tmp_path)
+    config = rl_stage.RLConfig()
+    fresh = rl_stage._start(run, f"seq2seq:{t5}", 3, config)
+    assert isinstance(fresh, Bridge) and fresh.k == 3 and fresh.kind == "seq2seq"
+    folder = tmp_path / "sl-model"
+    build_bridge("tiny-seq2seq", BridgeFormat(k=4)).save_pretrained(folder)
+    with pytest.raises(ValueError, match="K=4 candidates, this run has K=3"):
+        rl_stage._start(run, str(folder), 3, config)
+    with pytest.raises(FileNotFoundError, match="neither a bridge folder nor a family"):
+        rl_stage._start(run, str(tmp_path / "missing"), 3, config)
+
+
+def test_every_stage_uses_the_runs_k(tmp_path: Path) -> None:
+    run = _run(tmp_path, k=10)
+    assert run.settings().k == 10 and run.k() == 10
+    with pytest.raises(ValueError, match="retrieved with K=10, not 5"):
+        run.k(5)
