@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ragbridge.llms import GenerationSettings, LLMError
+from ragbridge.llms.base import LogLikelihood
 from ragbridge.records import Candidates, Example, Hit, Passage
 
 
@@ -43,6 +44,9 @@ class SequenceRewardTask:
         sequence = output.split(":", 1)[1]
         return {"reward": self.rewards[example.id].get(sequence, 0.0)}
 
+    def references(self, example: Example) -> list[str]:
+        return ["the reference"]
+
 
 def make_candidates(count: int, k: int = 3) -> list[Candidates]:
     """`count` queries with candidates a, b, c ... in retriever order."""
@@ -62,3 +66,21 @@ def varied_rewards(count: int) -> dict[str, dict[str, float]]:
                 {"": 30, "a": 20, "b": 30, "c": 10},
                 {"": 0, "c": 5, "c|c": 5}]
     return {f"q{n}": patterns[n % len(patterns)] for n in range(count)}
+
+
+class TableScorer(EchoLLM):
+    """Echoes prompts, and scores a reference by a table of (prompt -> mean log-prob)."""
+
+    identity = "test:table-scorer"
+
+    def __init__(self, table: dict[str, dict[str, float]], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.table, self.scored = table, 0
+
+    def score(self, prompts: Sequence[str], references: Sequence[str]) -> list[LogLikelihood]:
+        self.scored += len(prompts)
+        values = []
+        for prompt in prompts:
+            example, sequence = prompt.split(":", 1)
+            values.append(LogLikelihood(2 * self.table[example].get(sequence, -9.0), 2))
+        return values

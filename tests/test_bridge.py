@@ -1,12 +1,14 @@
-"""The bridge model: format round-trips, constrained decoding, save/load, training, resume.
+"""The bridge model: output form, constrained decoding, save/load, training, resume, and that
+the real MiniLM bridge reads its input.
 
-Tiny random models test mechanics only; the real bundled MiniLM (seq2seq) and SmolLM2
-(decoder-only) families are loaded, decoded and trained one step each.
+Tiny random encoders test mechanics only; the real bundled MiniLM bridge is trained a few
+dozen steps on a content task whose answer is not the same position for every query.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -29,9 +31,8 @@ PASSAGES = [Passage(f"p{i}", f"Passage number {i} says something about topic {i}
 
 
 @pytest.fixture(scope="module")
-def tiny_bridges() -> dict[str, Bridge]:
-    return {family: build_bridge(family, BridgeFormat(k=5, max_ids=4), seed=1)
-            for family in ("tiny-seq2seq", "tiny-causal")}
+def tiny() -> Bridge:
+    return build_bridge("tiny-fid", BridgeFormat(k=5, max_ids=4), seed=1)
 
 
 @given(st.lists(st.integers(0, 9), max_size=8))
@@ -46,45 +47,47 @@ def test_parse_rejects_ids_outside_the_candidates() -> None:
         parse_output("<p1> <p4>", count=3)
 
 
-def test_input_keeps_every_candidate_within_budget_and_unicode(tiny_bridges) -> None:
-    bridge = tiny_bridges["tiny-seq2seq"]
-    long_text = "word " * 500
+def test_long_and_unicode_inputs_fit_their_budget(tiny: Bridge) -> None:
+    long_text = "word " * 5000
+    assert len(tiny.tokenizer(truncate_tokens(long_text, 64, tiny.tokenizer),
+                              add_special_tokens=False)["input_ids"]) == 64
+    assert truncate_tokens(long_text, 0, tiny.tokenizer) == ""
+    assert truncate_tokens("Zürich — café 東京 🙂", 64, tiny.tokenizer) == "Zürich — café 東京 🙂"
     passages = [Passage("a", long_text), Passage("b", "Zürich — café naïve 東京 emoji 🙂", "Ünï")]
-    text = bridge.input_text("où est le café ?", passages)
-    assert "<p1>" in text and "<p2>" in text
-    assert "Ünï: Zürich — café naïve 東京 emoji 🙂" in text  # short unicode text kept as is
-    first = text.split("<p1>")[1].split("<p2>")[0]
-    tokens = bridge.tokenizer(first, add_special_tokens=False)["input_ids"]
-    assert len(tokens) <= bridge.format.passage_tokens
-    assert truncate_tokens(long_text, 0, bridge.tokenizer) == ""
+    chosen = tiny.select("où est le café ? " * 200, passages)
+    assert all(0 <= p < 2 for p in chosen)
 
 
-@pytest.mark.parametrize("family", ["tiny-seq2seq", "tiny-causal"])
-@settings(max_examples=15, deadline=None,
+@settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(counts=st.lists(st.integers(0, 5), min_size=1, max_size=4), seed=st.integers(0, 10**6))
-def test_constrained_decoding_never_emits_an_invalid_id(tiny_bridges, family: str,
-                                                        counts: list[int], seed: int) -> None:
-    bridge = tiny_bridges[family]
+@given(counts=st.lists(st.integers(0, 7), min_size=1, max_size=4), seed=st.integers(0, 10**6))
+def test_decoding_never_emits_an_invalid_id(tiny: Bridge, counts: list[int], seed: int) -> None:
     torch.manual_seed(seed)
-    passages = [PASSAGES[:count] for count in counts]
+    passages = [(PASSAGES * 2)[:count] for count in counts]
     for sample in (False, True):
-        outputs = bridge.generate([f"q{i}" for i in range(len(counts))], passages,
-                                  sample=sample, temperature=2.0)
+        outputs = tiny.generate([f"q{i}" for i in range(len(counts))], passages,
+                                sample=sample, temperature=3.0)
         for positions, count in zip(outputs, counts, strict=True):
-            assert all(0 <= p < count for p in positions)
-            assert len(positions) <= bridge.format.max_ids
+            assert all(0 <= p < min(count, tiny.k) for p in positions)
+            assert len(positions) <= tiny.format.max_ids
 
 
-@pytest.mark.parametrize("family", ["tiny-seq2seq", "tiny-causal"])
-def test_save_and_load_give_identical_outputs(tmp_path: Path, family: str) -> None:
-    bridge = build_bridge(family, BridgeFormat(k=5), seed=3)
+def test_sampling_reaches_repeats_reorders_and_empty(tiny: Bridge) -> None:
+    torch.manual_seed(0)
+    seen = tiny.generate(["q"] * 400, [PASSAGES] * 400, sample=True, temperature=5.0)
+    assert any(not s for s in seen)
+    assert any(len(set(s)) < len(s) for s in seen)
+    assert any(len(s) >= 2 and s[0] > s[1] for s in seen)
+
+
+def test_save_and_load_give_identical_outputs(tmp_path: Path) -> None:
+    bridge = build_bridge("tiny-fid", BridgeFormat(k=5), seed=3)
     bridge.save_pretrained(tmp_path / "b")
     loaded = Bridge.from_pretrained(tmp_path / "b")
     bridge.model.eval()  # no dropout: both compute the same function
     loaded.model.eval()
-    assert json.loads((tmp_path / "b" / "bridge_config.json").read_text())["kind"] == bridge.kind
-    torch.manual_seed(0)
+    config = json.loads((tmp_path / "b" / "bridge_config.json").read_text())
+    assert config["format"]["k"] == 5 and config["family"] == "tiny-fid"
     queries = ["alpha", "beta", "gamma"]
     lists = [PASSAGES, PASSAGES[:2], PASSAGES[:4]]
     assert loaded.generate(queries, lists) == bridge.generate(queries, lists)
@@ -93,13 +96,19 @@ def test_save_and_load_give_identical_outputs(tmp_path: Path, family: str) -> No
                                                                             targets))
 
 
-@pytest.mark.parametrize("family", ["tiny-seq2seq", "tiny-causal"])
-def test_training_lowers_the_loss_and_learns_the_sequence(family: str) -> None:
-    bridge = build_bridge(family, BridgeFormat(k=5), seed=0)
-    optimizer = torch.optim.AdamW(bridge.model.parameters(), lr=1e-2)
+def test_a_bridge_of_the_old_format_is_refused_clearly(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "bridge_config.json").write_text('{"kind": "seq2seq", "format": {}}')
+    with pytest.raises(ValueError, match="no longer reads"):
+        Bridge.from_pretrained(tmp_path / "old")
+
+
+def test_training_lowers_the_loss_and_learns_the_sequence() -> None:
+    bridge = build_bridge("tiny-fid", BridgeFormat(k=5), seed=0)
+    optimizer = torch.optim.AdamW(bridge.trainable_parameters(), lr=3e-3)
     queries, lists, targets = ["q a", "q b"], [PASSAGES, PASSAGES[:3]], [[2, 0, 2], []]
     first = bridge.loss(queries, lists, targets).item()
-    for _ in range(80):
+    for _ in range(150):
         loss = bridge.loss(queries, lists, targets)
         optimizer.zero_grad()
         loss.backward()
@@ -108,13 +117,21 @@ def test_training_lowers_the_loss_and_learns_the_sequence(family: str) -> None:
     assert bridge.generate(queries, lists) == targets
 
 
-def test_sequence_logprobs_respect_the_constraint(tiny_bridges) -> None:
-    bridge = tiny_bridges["tiny-seq2seq"]
-    logprobs, mask = bridge.sequence_logprobs(["q"], [PASSAGES[:2]], [[1, 1]])
-    assert mask.tolist() == [[True, True, True]]  # <p2> <p2> <end>
+def test_sequence_logprobs_follow_the_constraint(tiny: Bridge) -> None:
+    logprobs, mask = tiny.sequence_logprobs(["q"], [PASSAGES[:2]], [[1, 1]])
+    assert mask.tolist() == [[True, True, True]]  # <p2> <p2> stop
     assert torch.all(logprobs <= 0) and torch.all(logprobs > -50)
-    empty, _ = bridge.sequence_logprobs(["q"], [PASSAGES[:2]], [[]])
-    assert empty[0, 1].item() == pytest.approx(0.0)  # after <empty> only the end may follow
+    full = tiny.sequence_logprobs(["q"], [PASSAGES], [[0, 1, 2, 3]])[0]
+    assert full[0, 4].item() == pytest.approx(0.0)  # after max_ids ids only stop may follow
+    with pytest.raises(ValueError, match="not a valid sequence"):
+        tiny.sequence_logprobs(["q"], [PASSAGES[:2]], [[2]])
+    # the probabilities of every sequence over 2 candidates with at most 2 ids sum to 1
+    small = build_bridge("tiny-fid", BridgeFormat(k=2, max_ids=2), seed=4)
+    small.model.eval()
+    sequences = [[], [0], [1], [0, 0], [0, 1], [1, 0], [1, 1]]
+    with torch.no_grad():
+        values, _ = small.sequence_logprobs(["q"] * 7, [PASSAGES[:2]] * 7, sequences)
+    assert values.sum(1).exp().sum().item() == pytest.approx(1.0, abs=1e-5)
 
 
 def _examples(count: int) -> list[BridgeExample]:
@@ -127,7 +144,7 @@ def test_sl_resume_continues_the_same_run(tmp_path: Path) -> None:
     rewards = {f"q{n}": {"b|a": 80.0, "a|a": 60.0, "": 30.0, "c": 10.0} for n in range(8)}
     task = SequenceRewardTask(rewards)
     train, dev = _examples(8), _examples(4)
-    config = SLConfig(family="tiny-seq2seq", epochs=2, batch_size=4, learning_rate=1e-3)
+    config = SLConfig(family="tiny-fid", epochs=2, batch_size=4, learning_rate=1e-3)
 
     def judge(name: str) -> Judge:
         return Judge(task, CachedLLM(EchoLLM(), tmp_path / f"{name}.sqlite"))
@@ -147,14 +164,43 @@ def test_sl_resume_continues_the_same_run(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "resumed").glob("checkpoint-*")] == ["checkpoint-2"]
 
 
-def test_real_families_load_decode_and_train() -> None:
-    for family in ("minilm-encdec", "smollm2-causal"):
-        bridge = build_bridge(family, BridgeFormat(k=3, passage_tokens=24))
-        chosen = bridge.select("what is the largest ocean", PASSAGES[:3])
-        assert all(0 <= p < 3 for p in chosen)
-        optimizer = torch.optim.AdamW(bridge.model.parameters(), lr=1e-4)
-        before = bridge.loss(["what is the largest ocean"], [PASSAGES[:3]], [[1]])
-        before.backward()
+WORDS = ["ocean", "river", "mountain", "desert", "forest", "island", "volcano", "glacier",
+         "canyon", "valley", "meadow", "harbor", "castle", "temple", "bridge", "tower"]
+
+
+def _content_task(count: int, seed: int) -> list[tuple[str, list[Passage], list[int]]]:
+    """The query names one candidate's topic word; candidates are shuffled, so only reading
+    them finds it (a constant position is right 1 time in 4)."""
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(count):
+        topics = rng.sample(WORDS, 4)
+        passages = [Passage(t, f"A long text about the {t}, its history and its visitors.",
+                            t.title()) for t in topics]
+        target = rng.randrange(4)
+        examples.append((f"tell me about the {topics[target]}", passages, [target]))
+    return examples
+
+
+def test_the_real_minilm_bridge_reads_its_input() -> None:
+    """The bundled MiniLM FiD bridge learns to point by content within 60 steps of 8; its
+    choices vary with the query (a constant output would score about 25%)."""
+    bridge = build_bridge("minilm-fid", BridgeFormat(k=4, passage_tokens=24, query_tokens=16))
+    train, dev = _content_task(480, seed=0), _content_task(40, seed=1)
+    decoder = {id(p) for p in bridge.model.decoder.parameters()}
+    trainable = list(bridge.trainable_parameters())
+    optimizer = torch.optim.AdamW(
+        [{"params": [p for p in trainable if id(p) not in decoder], "lr": 5e-5},
+         {"params": [p for p in trainable if id(p) in decoder], "lr": 5e-4}])
+    torch.manual_seed(0)
+    for step in range(60):
+        batch = train[step * 8:(step + 1) * 8]
+        loss = bridge.loss([q for q, _, _ in batch], [p for _, p, _ in batch],
+                           [y for _, _, y in batch])
+        optimizer.zero_grad()
+        loss.backward()
         optimizer.step()
-        after = bridge.loss(["what is the largest ocean"], [PASSAGES[:3]], [[1]])
-        assert after.item() < before.item()
+    chosen = bridge.generate([q for q, _, _ in dev], [p for _, p, _ in dev])
+    accuracy = sum(c == y for c, (_, _, y) in zip(chosen, dev, strict=True)) / len(dev)
+    assert accuracy >= 0.8, chosen
+    assert len({tuple(c) for c in chosen}) >= 3

@@ -80,7 +80,7 @@ def test_readme_chain_runs_end_to_end(tmp_path: Path, tiny_data: tuple[Path, Pat
     assert (model / "bridge_config.json").exists()
     _invoke(runner, "train-rl", "--run", run, "--iterations", "2", "--rollout-queries", "2",
             "--eval-every", "2", *llm)
-    _invoke(runner, "train-rl", "--run", run, "--start", "minilm-encdec", "--iterations", "1",
+    _invoke(runner, "train-rl", "--run", run, "--start", "minilm-fid", "--iterations", "1",
             "--rollout-queries", "2", "--out", f"{run}/bridge-rl-only", *llm)
     _invoke(runner, "train-reranker", "--run", run, *llm)
     output = _invoke(runner, "evaluate", "--run", run, "--bridge", f"SL={model}",

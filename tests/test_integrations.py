@@ -43,7 +43,7 @@ def _expected(texts: list[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def bridge_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bridge")
-    build_bridge("tiny-seq2seq", BridgeFormat(k=5, max_ids=4), seed=7).save_pretrained(folder)
+    build_bridge("tiny-fid", BridgeFormat(k=5, max_ids=4), seed=7).save_pretrained(folder)
     return folder
 
 

@@ -142,3 +142,36 @@ def test_dead_endpoint_raises_llm_error(tmp_path: Path) -> None:
     with pytest.raises(LLMError, match="failed"):
         cached.generate(["hello"], SETTINGS)
     assert cached.stats.calls == 0
+
+
+def test_http_backend_scores_like_the_direct_backend(smollm2, live_llm_server: str) -> None:
+    """Prompt log-probabilities through a real server (echo + logprobs on /v1/completions)
+    give the direct backend's likelihoods."""
+    from ragbridge.llms.hf import smollm2_folder
+
+    remote = OpenAIChatLLM("smollm2", base_url=live_llm_server, concurrency=2,
+                           tokenizer=str(smollm2_folder()))
+    references = ["Paris", "Blue", "4"]
+    direct = smollm2.score(PROMPTS, references)
+    served = remote.score(PROMPTS, references)
+    assert [v.tokens for v in served] == [v.tokens for v in direct]
+    for a, b in zip(served, direct, strict=True):
+        assert a.total == pytest.approx(b.total, abs=1e-3)
+
+
+def test_http_scoring_without_a_chat_template_or_logprobs_is_a_clear_error(
+        flaky_server) -> None:
+    url, _ = flaky_server
+    with pytest.raises(LLMError, match="tokenizer folder"):
+        OpenAIChatLLM("m", base_url=url, max_retries=0).score(["q"], ["a"])
+
+
+def test_llamacpp_scores_close_to_the_reference(smollm2) -> None:
+    """llama.cpp's quantized kernels: the same tokens, likelihoods within 0.5 nats/token."""
+    from ragbridge.llms import build_llm
+
+    references = ["Paris", "Blue", "4"]
+    quantized = build_llm("llamacpp").score(PROMPTS, references)
+    reference = smollm2.score(PROMPTS, references)
+    assert [v.tokens for v in quantized] == [v.tokens for v in reference]
+    assert all(abs(a.mean - b.mean) < 0.5 for a, b in zip(quantized, reference, strict=True))

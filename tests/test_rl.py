@@ -1,7 +1,7 @@
 """The RL stage: PPO and RLOO raise the reward, the KL penalty bounds the drift, resume
 continues the same run, and rewards come from the real LLM through the cache.
 
-The fake task rewards exactly one id sequence ("b"); the policy is a tiny random seq2seq
+The fake task rewards exactly one id sequence ("b"); the policy is a tiny random FiD
 bridge (mechanics only, no quality claim).
 """
 
@@ -28,7 +28,7 @@ TASK = SequenceRewardTask({f"q{n}": {"b": 100.0} for n in range(8)})
 
 
 def _policy() -> Bridge:
-    return build_bridge("tiny-seq2seq", BridgeFormat(k=3, max_ids=3), seed=1)
+    return build_bridge("tiny-fid", BridgeFormat(k=3, max_ids=3), seed=1)
 
 
 def _probability_of_b(bridge: Bridge) -> float:

@@ -77,7 +77,7 @@ class StubSelector:
 @pytest.fixture(scope="module")
 def bridge_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bridge")
-    build_bridge("tiny-seq2seq", BridgeFormat(k=5, max_ids=4), seed=3).save_pretrained(folder)
+    build_bridge("tiny-fid", BridgeFormat(k=5, max_ids=4), seed=3).save_pretrained(folder)
     return folder
 
 

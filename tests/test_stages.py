@@ -17,9 +17,9 @@ def test_a_crash_between_moving_the_old_model_aside_and_renaming_the_new_one_in(
     """Old code deleted the old folder before renaming the new one in: a crash there left no
     model. Now the complete new folder (or else the old one) is always recoverable."""
     folder = tmp_path / "bridge-sl" / "model"
-    first = build_bridge("tiny-seq2seq", BridgeFormat(k=3), seed=1)
+    first = build_bridge("tiny-fid", BridgeFormat(k=3), seed=1)
     save_folder(folder, first.save_pretrained)
-    second = build_bridge("tiny-seq2seq", BridgeFormat(k=3), seed=2)
+    second = build_bridge("tiny-fid", BridgeFormat(k=3), seed=2)
     real_rename = Path.rename
     calls = []
 
@@ -59,22 +59,24 @@ def _run(tmp_path: Path, k: int = 3) -> RunDir:
 
 def test_rl_only_accepts_any_family_including_paths(tmp_path: Path) -> None:
     """Old code refused `seq2seq:/path` (it tested '/' in the start) and loaded a whole
-    bridge just to read K."""
-    from transformers import T5Config, T5ForConditionalGeneration
+    bridge just to read K; a family given by a path (`encoder:PATH`) now starts RL-only."""
+    from transformers import BertConfig, BertModel
 
-    from ragbridge.bridge.build import _minilm_tokenizer
+    from ragbridge.bridge.build import _tiny_encoder
 
-    t5 = tmp_path / "tiny-t5"
-    tokenizer = _minilm_tokenizer(3)
-    T5ForConditionalGeneration(T5Config(vocab_size=len(tokenizer), d_model=16, d_ff=32,
-                                        num_layers=1, num_heads=2, d_kv=8)).save_pretrained(t5)
-    tokenizer.save_pretrained(t5)
+    encoder_folder = tmp_path / "tiny-encoder"
+    _, tokenizer = _tiny_encoder()
+    BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1,
+                         num_attention_heads=2, intermediate_size=32)).save_pretrained(
+        encoder_folder)
+    tokenizer.save_pretrained(encoder_folder)
     run = _run(tmp_path)
     config = rl_stage.RLConfig()
-    fresh = rl_stage._start(run, f"seq2seq:{t5}", 3, config)
-    assert isinstance(fresh, Bridge) and fresh.k == 3 and fresh.kind == "seq2seq"
+    fresh = rl_stage._start(run, f"encoder:{encoder_folder}", 3, config)
+    assert isinstance(fresh, Bridge) and fresh.k == 3
+    assert fresh.model.encoder.config.hidden_size == 16
     folder = tmp_path / "sl-model"
-    build_bridge("tiny-seq2seq", BridgeFormat(k=4)).save_pretrained(folder)
+    build_bridge("tiny-fid", BridgeFormat(k=4)).save_pretrained(folder)
     with pytest.raises(ValueError, match="K=4 candidates, this run has K=3"):
         rl_stage._start(run, str(folder), 3, config)
     with pytest.raises(FileNotFoundError, match="neither a bridge folder nor a family"):

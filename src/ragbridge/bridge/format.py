@@ -1,10 +1,9 @@
-"""The bridge's text format: what it reads (query + numbered candidates) and what it writes.
+"""The bridge's input budget and output form.
 
-Input: `query: <query> <p1> <title>: <text> <p2> ...` — every candidate is introduced by its
-id marker and cut to `passage_tokens` tokens (at a token boundary of the original text, so
-the text itself is never altered), so all K fit the encoder.
-Output: the chosen ids in order, repeats allowed (`<p3> <p1> <p3>`), or `<empty>` when the
-LLM should see no passage at all. Each marker is one added special token of the tokenizer.
+Input: the query and each of its first K candidates, each (query, candidate) pair read by the
+encoder on its own, the query cut to `query_tokens` and the candidate (`title: text`) to
+`passage_tokens` tokens. Output: the chosen candidates in order, repeats allowed, or none;
+shown as text as `<p3> <p1> <p3>` (1-based) or `<empty>`.
 """
 
 from __future__ import annotations
@@ -45,38 +44,29 @@ def id_token(position: int) -> str:
     return f"<p{position + 1}>"
 
 
-def special_tokens(k: int) -> list[str]:
-    """The markers a tokenizer needs for K candidates: `<p1>`..`<pK>` and `<empty>`."""
-    return [id_token(i) for i in range(k)] + [EMPTY]
-
-
 def truncate_tokens(text: str, budget: int, tokenizer: Tokenizer) -> str:
     """The longest prefix of `text` that is at most `budget` tokens, cut at a token end."""
-    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                        truncation=True, max_length=budget + 1)
     offsets = encoded["offset_mapping"]
     if len(offsets) <= budget:
         return text
     return text[:offsets[budget - 1][1]] if budget > 0 else ""
 
 
-def serialize_input(query: str, passages: Sequence[Passage], tokenizer: Tokenizer,
-                    fmt: BridgeFormat) -> str:
-    """The bridge's input text for a query and its first `fmt.k` candidates."""
-    parts = [f"query: {truncate_tokens(' '.join(query.split()), fmt.query_tokens, tokenizer)}"]
-    for position, passage in enumerate(passages[:fmt.k]):
-        text = " ".join(f"{passage.title}: {passage.text}".split()) if passage.title \
-            else " ".join(passage.text.split())
-        parts.append(f"{id_token(position)} {truncate_tokens(text, fmt.passage_tokens, tokenizer)}")
-    return " ".join(parts)
+def passage_text(passage: Passage) -> str:
+    """A candidate as the bridge reads it: `title: text`, white space folded."""
+    text = f"{passage.title}: {passage.text}" if passage.title else passage.text
+    return " ".join(text.split())
 
 
 def serialize_output(positions: Sequence[int]) -> str:
-    """Target text for 0-based candidate positions (repeats kept, order kept)."""
+    """Text form of 0-based candidate positions (repeats kept, order kept)."""
     return " ".join(id_token(p) for p in positions) if positions else EMPTY
 
 
 def parse_output(text: str, count: int | None = None) -> list[int]:
-    """0-based positions from generated text; ids outside 1..count raise ValueError."""
+    """0-based positions from the text form; ids outside 1..count raise ValueError."""
     positions: list[int] = []
     for match in _ID_PATTERN.finditer(text):
         if match.group(2):

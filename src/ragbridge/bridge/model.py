@@ -1,34 +1,96 @@
-"""The bridge: (query, numbered candidates) -> the sequence of candidate ids the LLM should see.
+"""The bridge: (query, K candidates) -> the sequence of candidate ids the LLM should see.
 
-One class over two model families with the same text format (see `bridge.format`):
-a seq2seq model (any `AutoModelForSeq2SeqLM`, or an `EncoderDecoderModel`) or a decoder-only
-causal LM, which reads `<input>\nselect:` and continues with the ids. Decoding is
-constrained to this example's ids, `<empty>` (first step only) and the end token, so every
-output parses; greedy and sampling are both supported, and `sequence_logprobs` scores a
-given id sequence under the same constraint (what RL needs).
+A fusion-in-decoder pointer network:
+
+- a pretrained encoder (the bundled MiniLM by default) reads each (query, candidate) pair on
+  its own, as a cross-encoder does, and mean-pools it into one vector per candidate; a
+  learned rank embedding is added, so the retriever's order stays visible;
+- a small Transformer decoder generates the sequence: its input at step t is the vector of
+  the candidate chosen at step t-1 (a learned start vector at t=0), it attends over the K
+  candidate vectors, and a pointer (scaled dot product with each candidate) scores which
+  candidate comes next, beside a stop score. Stopping at the first step is the empty
+  sequence; repeats and any order are allowed; `max_ids` steps at most.
+
+Why this shape: reading one long concatenation of all candidates did not learn to point at
+a candidate by its content at all (a constant output on a copy task), while pair encodings
+with a pointer learn it in tens of steps (BENCHMARKS.md, "Can the bridge learn to point?").
+
+Greedy and sampled decoding share one step function; `sequence_logprobs` scores a given
+sequence under the same constraint (what SL and RL need).
 """
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
+from torch import nn
 
-from ragbridge.bridge.format import (
-    EMPTY,
-    BridgeFormat,
-    serialize_input,
-    special_tokens,
-)
+from ragbridge.bridge.format import BridgeFormat, passage_text, truncate_tokens
 from ragbridge.jsonl import write_json
 from ragbridge.records import Passage
 
-Kind = Literal["seq2seq", "causal"]
 CONFIG_FILE = "bridge_config.json"
-CAUSAL_CUE = "\nselect:"
+HEAD_FILE = "pointer.safetensors"
+KIND = "fid-pointer"
+
+
+class PointerDecoder(nn.Module):
+    """Generates candidate positions over K candidate vectors (see the module docstring)."""
+
+    def __init__(self, hidden: int, layers: int = 2, heads: int = 4, max_steps: int = 8,
+                 max_k: int = 32, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.start = nn.Parameter(torch.randn(hidden) * 0.02)
+        self.step_embedding = nn.Embedding(max_steps + 1, hidden)
+        self.rank_embedding = nn.Embedding(max_k, hidden)
+        layer = nn.TransformerDecoderLayer(hidden, heads, 4 * hidden, dropout=dropout,
+                                           batch_first=True, norm_first=True)
+        self.decoder = nn.TransformerDecoder(layer, layers)
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.stop = nn.Linear(hidden, 1)
+
+    def memory(self, pairs: torch.Tensor) -> torch.Tensor:
+        """Candidate vectors [B, K, H] with their rank embeddings added."""
+        ranks = torch.arange(pairs.shape[1], device=pairs.device)
+        return pairs + self.rank_embedding(ranks).unsqueeze(0)
+
+    def forward(self, memory: torch.Tensor, valid: torch.Tensor,
+                previous: torch.Tensor) -> torch.Tensor:
+        """Logits [B, T, K+1] (the last one: stop) for each step, given the previous action
+        of every step ([B, T], -1 for the start)."""
+        batch, steps = previous.shape
+        gathered = memory[torch.arange(batch, device=memory.device).unsqueeze(1),
+                          previous.clamp(min=0)]
+        start = self.start.expand(batch, steps, -1)
+        inputs = torch.where((previous < 0).unsqueeze(-1), start, gathered)
+        inputs = inputs + self.step_embedding(torch.arange(steps, device=memory.device))
+        causal = torch.triu(torch.full((steps, steps), float("-inf"), device=memory.device),
+                            diagonal=1)
+        states = self.decoder(inputs, memory, tgt_mask=causal,
+                              memory_key_padding_mask=~valid)
+        pointer = torch.einsum("bth,bkh->btk", self.query(states), self.key(memory))
+        pointer = pointer / math.sqrt(self.hidden)
+        pointer = pointer.masked_fill(~valid.unsqueeze(1), float("-inf"))
+        return torch.cat([pointer, self.stop(states)], dim=-1)
+
+
+class BridgeModel(nn.Module):
+    """The encoder and the pointer decoder, as one module (parameters, train/eval, state)."""
+
+    def __init__(self, encoder: nn.Module, decoder: PointerDecoder) -> None:
+        super().__init__()
+        if getattr(encoder, "pooler", None) is not None:
+            encoder.pooler = None  # unused (the bridge mean-pools): no dead parameters
+        self.encoder = encoder
+        self.decoder = decoder
 
 
 class Bridge:
@@ -37,194 +99,188 @@ class Bridge:
     A `Selector`: `select_batch(queries, candidate_lists)` gives the id sequence per query.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, fmt: BridgeFormat, kind: Kind,
+    def __init__(self, model: BridgeModel, tokenizer: Any, fmt: BridgeFormat,
                  family: str = "custom", device: str = "cpu") -> None:
         self.model = model.to(device)
         self.tokenizer = tokenizer
         self.format = fmt
-        self.kind = kind
         self.family = family
+        self.kind = KIND
         self.device = device
-        missing = [t for t in special_tokens(fmt.k) if t not in tokenizer.get_vocab()]
-        if missing:
-            raise ValueError(f"tokenizer lacks the bridge markers {missing}: build the bridge "
-                             "with ragbridge.bridge.build_bridge")
-        self.id_tokens = tokenizer.convert_tokens_to_ids(special_tokens(fmt.k)[:-1])
-        self.empty_token = tokenizer.convert_tokens_to_ids(EMPTY)
-        self.eos_token = self._eos_token()
-        self.pad_token = tokenizer.pad_token_id
-        self._position_of = {token: n for n, token in enumerate(self.id_tokens)}
-
-    def _eos_token(self) -> int:
-        if self.kind == "seq2seq":
-            return int(self.model.generation_config.eos_token_id
-                       if isinstance(self.model.generation_config.eos_token_id, int)
-                       else self.model.generation_config.eos_token_id[0])
-        return int(self.tokenizer.eos_token_id)
-
-    # ---- text ---------------------------------------------------------------------------
-    def input_text(self, query: str, passages: Sequence[Passage]) -> str:
-        """The serialized input (query + first K candidates, each within its budget)."""
-        text = serialize_input(query, passages, self.tokenizer, self.format)
-        return text + CAUSAL_CUE if self.kind == "causal" else text
-
-    def target_tokens(self, positions: Sequence[int]) -> list[int]:
-        """Token ids of an output: the id markers (or `<empty>`) and the end token."""
-        if any(p < 0 or p >= self.format.k for p in positions):
-            raise ValueError(f"positions {list(positions)} outside 0..{self.format.k - 1}")
-        body = [self.id_tokens[p] for p in positions] or [self.empty_token]
-        return body + [self.eos_token]
-
-    # ---- constraint ---------------------------------------------------------------------
-    def allowed_next(self, generated: Sequence[int], count: int) -> list[int]:
-        """Tokens that may follow `generated` for an example with `count` candidates."""
-        ids = self.id_tokens[:min(count, self.format.k)]
-        if generated and generated[-1] in (self.eos_token, self.pad_token):
-            return [self.eos_token] if self.pad_token is None else [self.eos_token,
-                                                                    self.pad_token]
-        if not generated:
-            return [*ids, self.empty_token]
-        if generated[-1] == self.empty_token or len(generated) >= self.format.max_ids:
-            return [self.eos_token]
-        return [*ids, self.eos_token]
-
-    def _positions(self, tokens: Sequence[int]) -> list[int]:
-        positions = []
-        for token in tokens:
-            if token in (self.eos_token, self.pad_token, self.empty_token):
-                break
-            positions.append(self._position_of[token])
-        return positions
-
-    # ---- inference ----------------------------------------------------------------------
-    def _encode(self, texts: list[str], left_pad: bool) -> dict[str, torch.Tensor]:
-        self.tokenizer.padding_side = "left" if left_pad else "right"
-        limit = getattr(self.model.config, "max_position_embeddings", None) \
-            or getattr(getattr(self.model.config, "encoder", None), "max_position_embeddings",
-                       None) or 2048
-        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True,
-                                 max_length=limit, add_special_tokens=self.kind == "seq2seq")
-        return {k: v.to(self.device) for k, v in encoded.items() if k != "token_type_ids"}
-
-    @torch.inference_mode()
-    def generate(self, queries: Sequence[str], passages: Sequence[Sequence[Passage]],
-                 sample: bool = False, temperature: float = 1.0,
-                 batch_size: int = 16) -> list[list[int]]:
-        """Constrained id sequences (0-based candidate positions) for a batch of queries."""
-        results: list[list[int]] = []
-        was_training = self.model.training
-        self.model.eval()
-        for start in range(0, len(queries), batch_size):
-            chunk_q = queries[start:start + batch_size]
-            chunk_p = passages[start:start + batch_size]
-            counts = [min(len(p), self.format.k) for p in chunk_p]
-            texts = [self.input_text(q, p) for q, p in zip(chunk_q, chunk_p, strict=True)]
-            encoded = self._encode(texts, left_pad=self.kind == "causal")
-            skip = 1 if self.kind == "seq2seq" else encoded["input_ids"].shape[1]
-
-            def allowed(row: int, tokens: torch.Tensor, counts: list[int] = counts,
-                        skip: int = skip) -> list[int]:
-                return self.allowed_next(tokens[skip:].tolist(), counts[row])
-
-            output = self.model.generate(
-                **encoded, max_new_tokens=self.format.max_ids + 1, do_sample=sample,
-                temperature=temperature if sample else None, top_k=None, top_p=None,
-                num_beams=1, prefix_allowed_tokens_fn=allowed, pad_token_id=self.pad_token,
-                eos_token_id=self.eos_token)
-            generated = output[:, skip:] if self.kind == "causal" else output[:, 1:]
-            results += [self._positions(row.tolist()) for row in generated]
-        self.model.train(was_training)
-        return results
 
     @property
     def k(self) -> int:
         """How many candidates the bridge reads (and ids it may emit)."""
         return self.format.k
 
+    def clone(self) -> Bridge:
+        """An independent copy (same weights), e.g. the frozen reference of RL."""
+        return Bridge(copy.deepcopy(self.model), self.tokenizer, self.format, self.family,
+                      self.device)
+
+    def trainable_parameters(self) -> Iterator[nn.Parameter]:
+        """Everything but the encoder's word embeddings (kept frozen: no new tokens)."""
+        embeddings = self.model.encoder.get_input_embeddings()
+        embeddings.requires_grad_(False)
+        frozen = {id(p) for p in embeddings.parameters()}
+        return (p for p in self.model.parameters() if id(p) not in frozen)
+
+    # ---- encoding -----------------------------------------------------------------------
+    def _pairs(self, queries: Sequence[str], passages: Sequence[Sequence[Passage]]
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidate vectors [B, K, H] (zero where missing) and the validity mask [B, K]."""
+        k = self.format.k
+        texts: list[tuple[str, str]] = []
+        slots: list[tuple[int, int]] = []
+        for row, (query, candidates) in enumerate(zip(queries, passages, strict=True)):
+            short = truncate_tokens(" ".join(query.split()), self.format.query_tokens,
+                                    self.tokenizer)
+            for position, passage in enumerate(list(candidates)[:k]):
+                texts.append((short, truncate_tokens(passage_text(passage),
+                                                     self.format.passage_tokens,
+                                                     self.tokenizer)))
+                slots.append((row, position))
+        hidden = self.model.decoder.hidden
+        pairs = torch.zeros(len(queries), k, hidden, device=self.device)
+        valid = torch.zeros(len(queries), k, dtype=torch.bool, device=self.device)
+        if texts:
+            encoded = self.tokenizer([q for q, _ in texts], [p for _, p in texts],
+                                     padding=True, truncation="longest_first",
+                                     max_length=self.format.query_tokens
+                                     + self.format.passage_tokens + 3, return_tensors="pt")
+            encoded = {name: value.to(self.device) for name, value in encoded.items()}
+            states = self.model.encoder(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            rows = torch.tensor([r for r, _ in slots], device=self.device)
+            columns = torch.tensor([c for _, c in slots], device=self.device)
+            pairs = pairs.index_put((rows, columns), pooled)
+            valid[rows, columns] = True
+        return pairs, valid
+
+    def _allowed(self, valid: torch.Tensor, step: int) -> torch.Tensor:
+        """[B, K+1] actions allowed at `step`: the valid candidates (below max_ids), stop."""
+        stop = torch.ones(valid.shape[0], 1, dtype=torch.bool, device=valid.device)
+        candidates = valid if step < self.format.max_ids else torch.zeros_like(valid)
+        return torch.cat([candidates, stop], dim=1)
+
+    # ---- inference ----------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, queries: Sequence[str], passages: Sequence[Sequence[Passage]],
+                 sample: bool = False, temperature: float = 1.0,
+                 batch_size: int = 16) -> list[list[int]]:
+        """Id sequences (0-based candidate positions) for a batch of queries: greedy, or
+        sampled at `temperature`."""
+        results: list[list[int]] = []
+        was_training = self.model.training
+        self.model.eval()
+        stop = self.format.k
+        for start in range(0, len(queries), batch_size):
+            chunk_q, chunk_p = queries[start:start + batch_size], passages[start:start + batch_size]
+            pairs, valid = self._pairs(chunk_q, chunk_p)
+            memory = self.model.decoder.memory(pairs)
+            previous = torch.full((len(chunk_q), 1), -1, dtype=torch.long, device=self.device)
+            done = torch.zeros(len(chunk_q), dtype=torch.bool, device=self.device)
+            chosen: list[list[int]] = [[] for _ in chunk_q]
+            for step in range(self.format.max_ids + 1):
+                logits = self.model.decoder(memory, valid, previous)[:, -1]
+                logits = logits.masked_fill(~self._allowed(valid, step), float("-inf"))
+                if sample:
+                    action = torch.multinomial(torch.softmax(logits / temperature, -1), 1)[:, 0]
+                else:
+                    action = logits.argmax(-1)
+                for row, value in enumerate(action.tolist()):
+                    if not done[row] and value != stop:
+                        chosen[row].append(value)
+                done |= action == stop
+                if bool(done.all()):
+                    break
+                previous = torch.cat([previous, action.clamp(max=stop - 1).unsqueeze(1)], 1)
+            results += chosen
+        self.model.train(was_training)
+        return results
+
     def select(self, query: str, passages: Sequence[Passage]) -> list[int]:
         """0-based positions (into `passages`) of the sequence the LLM should see."""
         return self.generate([query], [passages])[0]
 
     def select_batch(self, queries: Sequence[str],
-                     passages: Sequence[Sequence[Passage]]) -> list[list[int]]:
+                     candidate_lists: Sequence[Sequence[Passage]]) -> list[list[int]]:
         """`select` for many queries at once (greedy)."""
-        return self.generate(queries, passages)
+        return self.generate(queries, candidate_lists)
 
     # ---- training -----------------------------------------------------------------------
-    def _teacher_forced_logits(self, texts: list[str], targets: list[list[int]]
-                               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits at each target token ([batch, steps, vocab]) and the padded targets."""
-        steps = max(len(t) for t in targets)
-        padded = torch.full((len(targets), steps), -100, dtype=torch.long)
-        for row, target in enumerate(targets):
-            padded[row, :len(target)] = torch.tensor(target)
-        padded = padded.to(self.device)
-        if self.kind == "seq2seq":
-            encoded = self._encode(texts, left_pad=False)
-            logits = self.model(**encoded, labels=padded).logits
-            return logits, padded
-        encoded = self._encode(texts, left_pad=True)
-        fill = torch.where(padded < 0, torch.full_like(padded, self.eos_token), padded)
-        input_ids = torch.cat([encoded["input_ids"], fill], dim=1)
-        mask = torch.cat([encoded["attention_mask"], (padded >= 0).long()], dim=1)
-        logits = self.model(input_ids=input_ids, attention_mask=mask).logits
-        prompt = encoded["input_ids"].shape[1]
-        return logits[:, prompt - 1:prompt - 1 + steps], padded
+    def sequence_logprobs(self, queries: Sequence[str], passages: Sequence[Sequence[Passage]],
+                          positions: Sequence[Sequence[int]]
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-step log-probs of the given sequences, their final stop included (a stop
+        forced by `max_ids` has log-prob 0), under the decoding constraint: ([B, steps],
+        mask)."""
+        k = self.format.k
+        for sequence, candidates in zip(positions, passages, strict=True):
+            count = min(len(candidates), k)
+            if len(sequence) > self.format.max_ids or any(not 0 <= p < count
+                                                          for p in sequence):
+                raise ValueError(f"positions {list(sequence)} are not a valid sequence over "
+                                 f"{count} candidates (at most {self.format.max_ids} ids)")
+        pairs, valid = self._pairs(queries, passages)
+        memory = self.model.decoder.memory(pairs)
+        steps = max(len(p) for p in positions) + 1
+        previous = torch.full((len(positions), steps), -1, dtype=torch.long, device=self.device)
+        targets = torch.full((len(positions), steps), k, dtype=torch.long, device=self.device)
+        mask = torch.zeros((len(positions), steps), dtype=torch.bool, device=self.device)
+        for row, sequence in enumerate(positions):
+            if sequence:
+                previous[row, 1:len(sequence) + 1] = torch.tensor(sequence)
+                targets[row, :len(sequence)] = torch.tensor(sequence)
+            mask[row, :len(sequence) + 1] = True
+        logits = self.model.decoder(memory, valid, previous)
+        allowed = torch.stack([self._allowed(valid, step) for step in range(steps)], dim=1)
+        logprobs = torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
+        picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        return picked.masked_fill(~mask, 0.0), mask
 
     def loss(self, queries: Sequence[str], passages: Sequence[Sequence[Passage]],
              positions: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Mean token cross-entropy of the target id sequences (teacher forcing), normalised
-        over the tokens the constrained decoder may emit at each step (the ids, `<empty>`,
-        the end), so training and decoding see the same choice."""
+        """Mean cross-entropy per decision (each id and the final stop), teacher-forced."""
         logprobs, mask = self.sequence_logprobs(queries, passages, positions)
         return -(logprobs * mask).sum() / mask.sum().clamp(min=1)
 
     @torch.no_grad()
     def input_features(self, queries: Sequence[str],
                        passages: Sequence[Sequence[Passage]]) -> torch.Tensor:
-        """A fixed-size summary of each input ([batch, hidden]) for value heads: the mean
-        encoder state (seq2seq) or the last input position's final hidden state (causal)."""
-        texts = [self.input_text(q, p) for q, p in zip(queries, passages, strict=True)]
-        if self.kind == "seq2seq":
-            encoded = self._encode(texts, left_pad=False)
-            states = self.model.get_encoder()(**encoded).last_hidden_state
-            mask = encoded["attention_mask"].unsqueeze(-1).to(states.dtype)
-            return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        encoded = self._encode(texts, left_pad=True)
-        output = self.model(**encoded, output_hidden_states=True)
-        return output.hidden_states[-1][:, -1]
-
-    def sequence_logprobs(self, queries: Sequence[str], passages: Sequence[Sequence[Passage]],
-                          positions: Sequence[Sequence[int]]) -> tuple[torch.Tensor,
-                                                                       torch.Tensor]:
-        """Per-token log-probs under the decoding constraint ([batch, steps]) and a mask."""
-        texts = [self.input_text(q, p) for q, p in zip(queries, passages, strict=True)]
-        tokens = [self.target_tokens(p) for p in positions]
-        logits, targets = self._teacher_forced_logits(texts, tokens)
-        allowed = torch.zeros_like(logits, dtype=torch.bool)
-        for row, target in enumerate(tokens):
-            count = min(len(passages[row]), self.format.k)
-            for step in range(len(target)):
-                allowed[row, step, self.allowed_next(target[:step], count)] = True
-        logprobs = torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
-        mask = targets >= 0
-        picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        return picked.masked_fill(~mask, 0.0), mask
+        """A fixed-size summary of each input ([B, H]) for value heads: the mean of its
+        candidate vectors."""
+        pairs, valid = self._pairs(queries, passages)
+        weights = valid.unsqueeze(-1).to(pairs.dtype)
+        return (pairs * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
     # ---- persistence --------------------------------------------------------------------
     def save_pretrained(self, path: str | Path) -> None:
-        """A folder with the model, the tokenizer and bridge_config.json."""
+        """A folder: `encoder/` (a transformers model + tokenizer), the pointer decoder's
+        weights and bridge_config.json."""
+        from safetensors.torch import save_file
+
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(folder)
-        self.tokenizer.save_pretrained(folder)
-        write_json(folder / CONFIG_FILE, {"kind": self.kind, "family": self.family,
-                                          "format": self.format.to_dict()})
+        self.model.encoder.save_pretrained(folder / "encoder")
+        self.tokenizer.save_pretrained(folder / "encoder")
+        state = {k: v.detach().contiguous().cpu()
+                 for k, v in self.model.decoder.state_dict().items()}
+        save_file(state, folder / HEAD_FILE)
+        decoder = self.model.decoder
+        write_json(folder / CONFIG_FILE, {
+            "kind": KIND, "family": self.family, "format": self.format.to_dict(),
+            "decoder": {"hidden": decoder.hidden, "layers": len(decoder.decoder.layers),
+                        "heads": decoder.decoder.layers[0].self_attn.num_heads,
+                        "max_steps": decoder.step_embedding.num_embeddings - 1,
+                        "max_k": decoder.rank_embedding.num_embeddings}})
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu") -> Bridge:
         """Load a folder written by `save_pretrained`."""
-        from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+        from safetensors.torch import load_file
+        from transformers import AutoModel, AutoTokenizer
 
         from ragbridge.folders import recover_folder
 
@@ -234,15 +290,12 @@ class Bridge:
         if not config_file.exists():
             raise FileNotFoundError(f"{config_file} missing: not a bridge folder")
         config = json.loads(config_file.read_text())
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        if config["kind"] == "causal":
-            model = AutoModelForCausalLM.from_pretrained(folder)
-        elif (folder / "config.json").exists() and json.loads(
-                (folder / "config.json").read_text()).get("model_type") == "encoder-decoder":
-            from transformers import EncoderDecoderModel
-
-            model = EncoderDecoderModel.from_pretrained(folder)
-        else:
-            model = AutoModelForSeq2SeqLM.from_pretrained(folder)
-        return cls(model, tokenizer, BridgeFormat(**config["format"]), config["kind"],
+        if config.get("kind") != KIND:
+            raise ValueError(f"{folder} holds a {config.get('kind')!r} bridge, which this "
+                             "version no longer reads (retrain it with `ragbridge train-sl`)")
+        tokenizer = AutoTokenizer.from_pretrained(folder / "encoder")
+        encoder = AutoModel.from_pretrained(folder / "encoder")
+        decoder = PointerDecoder(**config["decoder"])
+        decoder.load_state_dict(load_file(folder / HEAD_FILE))
+        return cls(BridgeModel(encoder, decoder), tokenizer, BridgeFormat(**config["format"]),
                    config.get("family", "custom"), device)

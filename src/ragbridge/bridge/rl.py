@@ -20,7 +20,6 @@ only on the seed and the iteration). The best greedy dev metric is kept as `OUT/
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 import time
@@ -177,7 +176,8 @@ def ppo_update(policy: Bridge, value_head: ValueHead | None, rollout: Rollout,
             loss = -(objective * mask).sum() / mask.sum().clamp(min=1)
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.model.parameters(), config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(list(policy.trainable_parameters()),
+                                           config.max_grad_norm)
             optimizer.step()
             losses.append(loss.item())
             outside = ((ratio - 1).abs() > config.clip_range) & mask
@@ -224,8 +224,7 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
 
     def fresh_reference() -> Bridge:
         if isinstance(start, Bridge):
-            reference = Bridge(copy.deepcopy(start.model), start.tokenizer, start.format,
-                               start.kind, start.family, config.device)
+            reference = start.clone()
         else:
             reference = Bridge.from_pretrained(start, device=config.device)
         reference.model.eval().requires_grad_(False)
@@ -254,7 +253,7 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
         value_head = ValueHead(hidden)
         value_optimizer = torch.optim.Adam(value_head.parameters(),
                                            lr=config.value_learning_rate)
-    optimizer = torch.optim.AdamW(policy.model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=config.learning_rate)
     if checkpoint:
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
         if value_head is not None and value_optimizer is not None:

@@ -35,12 +35,14 @@ from ragbridge.progress import ProgressCallback, report
 class SLConfig:
     """Every knob of SL training, named once."""
 
-    family: str = field(default="minilm-encdec", metadata={
-        "help": "Bridge family: minilm-encdec | smollm2-causal | t5-random | seq2seq:PATH | "
-                "causal:PATH"})
+    family: str = field(default="minilm-fid", metadata={
+        "help": "Bridge family: minilm-fid | encoder:PATH (any transformers encoder)"})
     epochs: int = field(default=3, metadata={"help": "Training epochs"})
     batch_size: int = field(default=8, metadata={"help": "Training batch size"})
-    learning_rate: float = field(default=1e-4, metadata={"help": "AdamW learning rate"})
+    learning_rate: float = field(default=5e-5, metadata={
+        "help": "AdamW learning rate of the pretrained encoder"})
+    head_learning_rate: float = field(default=5e-4, metadata={
+        "help": "AdamW learning rate of the new pointer decoder"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm"})
     passage_tokens: int = field(default=64, metadata={"help": "Token budget per passage"})
@@ -83,6 +85,16 @@ def evaluate_bridge(bridge: Bridge, examples: Sequence[BridgeExample], judge: Ju
         diversity=Diversity.of(chosen), seconds=time.perf_counter() - started)
 
 
+def make_optimizer(bridge: Bridge, config: SLConfig) -> torch.optim.Optimizer:
+    """AdamW with one learning rate for the pretrained encoder and one for the new decoder."""
+    decoder = {id(p) for p in bridge.model.decoder.parameters()}
+    trainable = list(bridge.trainable_parameters())
+    return torch.optim.AdamW(
+        [{"params": [p for p in trainable if id(p) not in decoder], "lr": config.learning_rate},
+         {"params": [p for p in trainable if id(p) in decoder],
+          "lr": config.head_learning_rate}], weight_decay=config.weight_decay)
+
+
 def _save_checkpoint(out: Path, epoch: int, bridge: Bridge, optimizer: torch.optim.Optimizer,
                      state: dict[str, Any]) -> Path:
     def write(folder: Path) -> None:
@@ -121,8 +133,7 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
                               config.seed)
         state = {"config": settings, "epoch": 0, "losses": [], "dev": [],
                  "seconds_per_epoch": []}
-    optimizer = torch.optim.AdamW(bridge.model.parameters(), lr=config.learning_rate,
-                                  weight_decay=config.weight_decay)
+    optimizer = make_optimizer(bridge, config)
     if checkpoint:
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
     steps = (len(train) + config.batch_size - 1) // config.batch_size
@@ -138,7 +149,8 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
                                [list(e.silver or ()) for e in batch])
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(bridge.model.parameters(), config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(list(bridge.trainable_parameters()),
+                                           config.max_grad_norm)
             optimizer.step()
             state["losses"].append(round(loss.item(), 5))
             report(progress, f"SL epoch {epoch}", step, steps, f"loss {loss.item():.3f}")

@@ -36,7 +36,7 @@ class LLMOptions:
 
 def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
               dtype: str = "auto", base_url: str | None = None,
-              flash_attn: bool = False) -> LLM:
+              flash_attn: bool = False, tokenizer: str | None = None) -> LLM:
     """An uncached backend from a spec.
 
     - `smollm2`: the bundled SmolLM2-135M-Instruct (transformers; `dtype="auto"` is bf16
@@ -44,7 +44,8 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
       precision (fp32 is bit-identical at every batch size; bf16 output can change with
       the batch it is computed in)
     - `hf:PATH`: any transformers causal-LM folder
-    - `openai:MODEL`: an OpenAI-compatible endpoint (base URL from `base_url` or env)
+    - `openai:MODEL`: an OpenAI-compatible endpoint (base URL from `base_url` or env;
+      `tokenizer`: the model's tokenizer folder, whose chat template scoring needs)
     - `llamacpp` / `llamacpp:PATH.gguf`: llama.cpp on the bundled (or another) GGUF;
       `llamacpp:qwen2.5-coder-0.5b` fetches that named model on first use
     """
@@ -69,7 +70,8 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
     if spec.startswith("openai:"):
         from ragbridge.llms.openai_http import OpenAIChatLLM
 
-        return OpenAIChatLLM(spec[len("openai:"):], base_url=base_url, concurrency=batch_size)
+        return OpenAIChatLLM(spec[len("openai:"):], base_url=base_url, concurrency=batch_size,
+                             tokenizer=tokenizer)
     raise ValueError(f"unknown LLM {spec!r}: use 'smollm2[-fp32|-bf16]', 'hf:PATH', "
                      "'llamacpp[:GGUF]'"
                      " or 'openai:MODEL'")

@@ -37,9 +37,11 @@ def score_key(identity: str, prompt: str, reference: str) -> str:
 
 
 class CachedLLM:
-    """Wraps an LLM: repeats come from sqlite; misses go, deduplicated, as one batch."""
+    """Wraps an LLM: repeats come from sqlite; misses go, deduplicated, to the backend in
+    chunks of `chunk_size` prompts, each stored as soon as it is answered."""
 
-    def __init__(self, llm: LLM, path: Path) -> None:
+    def __init__(self, llm: LLM, path: Path, chunk_size: int = 64) -> None:
+        self.chunk_size = chunk_size
         self.llm = llm
         self.identity = llm.identity
         self.path = Path(path)
@@ -83,9 +85,11 @@ class CachedLLM:
         for key, prompt in zip(keys, prompts, strict=True):
             if key not in found:
                 missing.setdefault(key, prompt)
-        if missing:
-            outputs = self.llm.generate(list(missing.values()), settings)
-            fresh = list(zip(missing.keys(), outputs, strict=True))
+        pending = list(missing.items())
+        for start in range(0, len(pending), self.chunk_size):  # stored chunk by chunk: a
+            chunk = pending[start:start + self.chunk_size]      # crash loses one chunk at most
+            outputs = self.llm.generate([prompt for _, prompt in chunk], settings)
+            fresh = list(zip([key for key, _ in chunk], outputs, strict=True))
             self._store(fresh)
             found.update(fresh)
         self.stats.calls += len(missing)
@@ -114,10 +118,11 @@ class CachedLLM:
         for key, prompt, reference in zip(keys, prompts, references, strict=True):
             if key not in found:
                 missing.setdefault(key, (prompt, reference))
-        if missing:
-            pairs = list(missing.values())
-            fresh = list(zip(missing, scorer([p for p, _ in pairs], [r for _, r in pairs]),
-                             strict=True))
+        pending = list(missing.items())
+        for start in range(0, len(pending), self.chunk_size):
+            chunk = pending[start:start + self.chunk_size]
+            values = scorer([p for _, (p, _) in chunk], [r for _, (_, r) in chunk])
+            fresh = list(zip([key for key, _ in chunk], values, strict=True))
             with self._lock:
                 self._connection.executemany(
                     "INSERT OR REPLACE INTO scores (key, identity, total, tokens) "

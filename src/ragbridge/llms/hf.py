@@ -179,3 +179,21 @@ class TransformersLLM:
             counts[row] += 1
         return [LogLikelihood(round(total, 6), count)
                 for total, count in zip(totals, counts, strict=True)]
+
+    @torch.inference_mode()
+    def prompt_logprobs(self, text: str) -> list[tuple[str, int, float | None]]:
+        """Every token of a raw text with its character offset and its log-probability given
+        the text before it (None for the first): what `echo` + `logprobs` serve."""
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = encoded.input_ids
+        if not ids:
+            return []
+        hidden = self.model.model(input_ids=torch.tensor([ids], device=self.device)
+                                  ).last_hidden_state[0, :-1].double()
+        weight = self.model.lm_head.weight.double()
+        logprobs = torch.log_softmax(hidden @ weight.T, dim=-1)
+        values = [None] + [round(logprobs[i, token].item(), 6)
+                           for i, token in enumerate(ids[1:])]
+        return [(self.tokenizer.decode([token]), start, value)
+                for token, (start, _), value in zip(ids, encoded.offset_mapping, values,
+                                                    strict=True)]

@@ -11,8 +11,9 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from ragbridge.llms.base import GenerationSettings, finish_output
+from ragbridge.llms.base import GenerationSettings, LogLikelihood, chat_continuation, finish_output
 
 
 class LlamaCppLLM:
@@ -26,6 +27,8 @@ class LlamaCppLLM:
         from ragbridge.assets import smollm2_gguf
 
         path = Path(gguf_path) if gguf_path else smollm2_gguf()
+        self.path, self.threads = path, threads or os.cpu_count() or 1
+        self._scorer: Any = None
         self.model = Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_batch,
                            n_threads=threads or os.cpu_count() or 1, n_gpu_layers=gpu_layers,
                            flash_attn=flash_attn, seed=0, verbose=False)
@@ -48,3 +51,63 @@ class LlamaCppLLM:
                                            settings)
         self.seconds += time.perf_counter() - started
         return outputs
+
+    # ---- scoring ----------------------------------------------------------------------
+    def _render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.model.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError(f"{self.path} has no chat template to score replies with")
+        formatter = Jinja2ChatFormatter(template, self._token_text("eos"),
+                                        self._token_text("bos"),
+                                        add_generation_prompt=add_generation_prompt)
+        return formatter(messages=messages).prompt
+
+    def _token_text(self, kind: str) -> str:
+        token = int(self.model.metadata.get(f"tokenizer.ggml.{kind}_token_id", -1))
+        return "" if token < 0 else self.model.detokenize([token], special=True).decode()
+
+    def score(self, prompts: Sequence[str], references: Sequence[str]) -> list[LogLikelihood]:
+        """Teacher-forced log-likelihood of each reference as the whole assistant reply.
+
+        A second llama.cpp context with logits for every position does the scoring; pairs are
+        ordered so that consecutive ones share their prefix, whose evaluation is reused.
+        """
+        import numpy as np
+        from llama_cpp import Llama
+
+        started = time.perf_counter()
+        if self._scorer is None:
+            self._scorer = Llama(model_path=str(self.path), n_ctx=2048, n_batch=512,
+                                 n_threads=self.threads, logits_all=True, seed=0,
+                                 verbose=False)
+        scorer = self._scorer
+        encoded = []
+        for prompt, reference in zip(prompts, references, strict=True):
+            context, reply = chat_continuation(self._render, prompt, reference,
+                                               self._token_text("eos"))
+            encoded.append((scorer.tokenize(context.encode(), add_bos=False, special=True),
+                            scorer.tokenize(reply.encode(), add_bos=False, special=True)))
+        order = sorted(range(len(encoded)), key=lambda i: encoded[i][0] + encoded[i][1])
+        results: list[LogLikelihood] = [LogLikelihood(0.0, 0)] * len(encoded)
+        previous: list[int] = []
+        for index in order:
+            context, reply = encoded[index]
+            tokens = context + reply
+            if len(tokens) > scorer.n_ctx():
+                raise ValueError(f"prompt and reply take {len(tokens)} tokens, more than the "
+                                 f"scoring context of {scorer.n_ctx()}")
+            keep = 0
+            while keep < min(len(previous), len(tokens) - 1) and previous[keep] == tokens[keep]:
+                keep += 1
+            scorer.n_tokens = keep
+            scorer.eval(tokens[keep:])
+            logits = np.asarray(scorer.scores[len(context) - 1:len(tokens) - 1], dtype=np.float64)
+            shifted = logits - logits.max(axis=1, keepdims=True)
+            logprobs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            total = float(sum(logprobs[i, token] for i, token in enumerate(reply)))
+            results[index] = LogLikelihood(round(total, 6), len(reply))
+            previous = tokens
+        self.seconds += time.perf_counter() - started
+        return results

@@ -6,12 +6,20 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from ragbridge.llms.base import GenerationSettings, LLMError, finish_output
+from ragbridge.llms.base import (
+    GenerationSettings,
+    LLMError,
+    LogLikelihood,
+    chat_continuation,
+    finish_output,
+)
 
 BASE_URL_ENV = "RAGBRIDGE_LLM_BASE_URL"
 MODEL_ENV = "RAGBRIDGE_LLM_MODEL"
 API_KEY_ENV = "RAGBRIDGE_LLM_API_KEY"
+TOKENIZER_ENV = "RAGBRIDGE_LLM_TOKENIZER"
 
 
 class OpenAIChatLLM:
@@ -23,7 +31,7 @@ class OpenAIChatLLM:
 
     def __init__(self, model: str | None = None, base_url: str | None = None,
                  api_key: str | None = None, timeout: float = 60.0, max_retries: int = 4,
-                 concurrency: int = 8) -> None:
+                 concurrency: int = 8, tokenizer: str | None = None) -> None:
         from openai import OpenAI
 
         self.model = model or os.environ.get(MODEL_ENV, "")
@@ -36,6 +44,8 @@ class OpenAIChatLLM:
         self.concurrency = concurrency
         self.identity = f"openai:{self.model}@{self.base_url}"
         self.seconds = 0.0
+        self.tokenizer_path = tokenizer or os.environ.get(TOKENIZER_ENV)
+        self._chat_tokenizer: Any = None
 
     def _complete(self, prompt: str, settings: GenerationSettings) -> str:
         from openai import OpenAIError
@@ -58,3 +68,53 @@ class OpenAIChatLLM:
             outputs = list(pool.map(lambda p: self._complete(p, settings), prompts))
         self.seconds += time.perf_counter() - started
         return outputs
+
+    # ---- scoring ----------------------------------------------------------------------
+    def _render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
+        if self._chat_tokenizer is None:
+            if not self.tokenizer_path:
+                raise LLMError(
+                    "scoring through an OpenAI-compatible endpoint sends the chat-formatted "
+                    "text to /v1/completions: name the model's tokenizer folder (its chat "
+                    f"template) with ${TOKENIZER_ENV} or tokenizer=PATH")
+            from transformers import AutoTokenizer
+
+            self._chat_tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_path)
+        return self._chat_tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    def _score(self, prompt: str, reference: str) -> LogLikelihood:
+        from openai import OpenAIError
+
+        context, reply = chat_continuation(self._render, prompt, reference,
+                                           self._chat_tokenizer.eos_token)
+        try:
+            response = self.client.completions.create(
+                model=self.model, prompt=context + reply, max_tokens=1, temperature=0.0,
+                echo=True, logprobs=0)
+        except OpenAIError as error:
+            raise LLMError(f"LLM endpoint {self.base_url} failed: {error}") from error
+        logprobs = response.choices[0].logprobs if response.choices else None
+        if logprobs is None or not logprobs.token_logprobs or not logprobs.text_offset:
+            raise LLMError(f"LLM endpoint {self.base_url} returned no prompt log-probabilities: "
+                           "scoring needs echo + logprobs on /v1/completions (vLLM, the "
+                           "llama.cpp server, `ragbridge llm-server`)")
+        end = len(context) + len(reply)
+        picked = [value for offset, value in zip(logprobs.text_offset,
+                                                 logprobs.token_logprobs, strict=False)
+                  if len(context) <= offset < end]
+        if not picked or any(value is None for value in picked):
+            raise LLMError(f"LLM endpoint {self.base_url} gave no log-probabilities for the "
+                           "reply's tokens")
+        return LogLikelihood(round(sum(picked), 6), len(picked))
+
+    def score(self, prompts: Sequence[str], references: Sequence[str]) -> list[LogLikelihood]:
+        """Log-likelihood of each reference as the whole reply, from the endpoint's prompt
+        log-probabilities (concurrent requests, results in order)."""
+        started = time.perf_counter()
+        self._render([{"role": "user", "content": ""}], True)  # fail early without a template
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            values = list(pool.map(lambda pair: self._score(*pair),
+                                   zip(prompts, references, strict=True)))
+        self.seconds += time.perf_counter() - started
+        return values

@@ -28,8 +28,20 @@ class ChatRequest(BaseModel):
     stop: list[str] | str | None = None
 
 
+class CompletionRequest(BaseModel):
+    """A completions request; served for prompt scoring: echo + logprobs, max_tokens <= 1."""
+
+    model: str
+    prompt: str
+    max_tokens: int | None = 16
+    temperature: float | None = 0.0
+    echo: bool = False
+    logprobs: int | None = None
+
+
 def create_app(llm: LLM, model_name: str) -> Any:
-    """A FastAPI app with POST /v1/chat/completions and GET /v1/models."""
+    """A FastAPI app with POST /v1/chat/completions, POST /v1/completions (prompt
+    log-probabilities, when the backend has them) and GET /v1/models."""
     from fastapi import FastAPI, HTTPException
 
     app = FastAPI(title="ragbridge LLM server")
@@ -52,5 +64,22 @@ def create_app(llm: LLM, model_name: str) -> Any:
                 "created": int(time.time()), "model": model_name,
                 "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": text}}]}
+
+    @app.post("/v1/completions")
+    def completions(request: CompletionRequest) -> dict[str, Any]:
+        scorer = getattr(llm, "prompt_logprobs", None)
+        if scorer is None or not request.echo or request.logprobs is None \
+                or (request.max_tokens or 0) > 1:
+            raise HTTPException(status_code=422, detail="this server answers /v1/completions "
+                                "only to score a prompt: echo=true, logprobs set, "
+                                "max_tokens 0 or 1, with a backend that has log-probabilities")
+        tokens = scorer(request.prompt)
+        return {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion",
+                "created": int(time.time()), "model": model_name,
+                "choices": [{"index": 0, "text": request.prompt, "finish_reason": "length",
+                             "logprobs": {"tokens": [t for t, _, _ in tokens],
+                                          "text_offset": [o for _, o, _ in tokens],
+                                          "token_logprobs": [v for _, _, v in tokens],
+                                          "top_logprobs": None}}]}
 
     return app

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragbridge.bridge import FAMILIES, Bridge, build_bridge
+from ragbridge.bridge import Bridge, build_bridge, is_family
 from ragbridge.bridge.model import CONFIG_FILE
 from ragbridge.bridge.rl import RLConfig, train_rl
 from ragbridge.bridge.sl import SLConfig
@@ -25,7 +25,7 @@ class RLStageConfig:
 
     start: str = field(default="", metadata={
         "help": "SL bridge folder to start from and stay near (default RUN/bridge-sl/model), "
-                "or a family (minilm-encdec, seq2seq:PATH, ...) for an RL-only run"})
+                "or a family (minilm-fid, encoder:PATH) for an RL-only run"})
     out: Path | None = field(default=None, metadata={"help": "Output folder (RUN/bridge-rl)"})
     dev_limit: int = field(default=100, metadata={"help": "Dev examples evaluated"})
     train_limit: int | None = field(default=None, metadata={
@@ -40,11 +40,6 @@ class RLReport:
     history: dict[str, Any]
     model: Path
     start: str
-
-
-def is_family(name: str) -> bool:
-    """A bridge family name (RL-only starts from a fresh one) rather than a folder."""
-    return (name in FAMILIES or name.startswith(("seq2seq:", "causal:", "tiny-")))
 
 
 def _start(run_dir: RunDir, start: str, k: int, config: RLConfig) -> Path | Bridge:

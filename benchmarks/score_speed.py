@@ -1,0 +1,72 @@
+"""What a likelihood costs beside greedy decoding, on the same prompts (issue 14).
+
+For the first `-n` dev queries of a run, the prompts with no passage, each single candidate
+and top-K (what a silver search asks most); each backend generates the task's reply (greedy,
+the task's max new tokens) and scores the reference reply (teacher-forced), uncached, in its
+own batches. Ratios within one run.
+
+    python benchmarks/score_speed.py --run runs/email-subject-bm25 -n 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from ragbridge.llms import build_llm
+from ragbridge.rundir import RunDir
+
+BACKENDS = ("smollm2-fp32", "smollm2-bf16", "llamacpp")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("-n", type=int, default=8)
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS))
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/score_speed"))
+    args = parser.parse_args()
+    run = RunDir(args.run)
+    task = run.task()
+    prompts, references = [], []
+    for item in run.candidates("dev")[:args.n]:
+        count = len(item.hits)
+        for chosen in [[]] + [[i] for i in range(count)] + [list(range(count))]:
+            prompts.append(task.build_prompt(item.example, [item.hits[i].passage
+                                                            for i in chosen]))
+            references.append(task.references(item.example)[0])
+    rows = []
+    for spec in args.backends:
+        options = {"batch_size": args.batch_size} if spec != "llamacpp" else {}
+        llm = build_llm(spec, **options)
+        llm.generate(prompts[:2], task.generation)  # warm up
+        started = time.perf_counter()
+        llm.generate(prompts, task.generation)
+        generate = time.perf_counter() - started
+        started = time.perf_counter()
+        llm.score(prompts, references)
+        score = time.perf_counter() - started
+        rows.append({"backend": llm.identity, "generate_s": generate / len(prompts),
+                     "score_s": score / len(prompts), "ratio": score / generate})
+        print(rows[-1], flush=True)
+    lines = [f"{args.run.name} dev: {len(prompts)} prompts ({args.n} queries x no passage, "
+             f"each single, top-K), {task.generation.max_new_tokens} new tokens max, batch "
+             f"{args.batch_size}", "",
+             "| backend | generate s/prompt | likelihood s/prompt | likelihood / generate |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {r['backend']} | {r['generate_s']:.3f} | {r['score_s']:.3f} | "
+              f"{r['ratio']:.2f} |" for r in rows]
+    table = "\n".join(lines)
+    print(table)
+    out = args.out / args.run.name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(table + "\n")
+    (out / "results.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The likelihood utility: a hand computation on a tiny model, the cache, batch-size
+invariance on the real model, the QA answer choice, and the silver search with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from silver_fakes import SequenceRewardTask, TableScorer, make_candidates
+
+from ragbridge.judge import Judge
+from ragbridge.llms import CachedLLM
+from ragbridge.llms.base import LLMError
+from ragbridge.llms.hf import TransformersLLM
+from ragbridge.records import Example
+from ragbridge.silver import SilverConfig, search_batch
+from ragbridge.tasks import get_task
+
+
+@pytest.fixture(scope="module")
+def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> TransformersLLM:
+    """A tiny random Llama with the bundled SmolLM2 tokenizer and chat template."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from ragbridge.llms.hf import smollm2_folder
+
+    folder = tmp_path_factory.mktemp("tiny-llm")
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_folder())
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32,
+                                 intermediate_size=64, num_hidden_layers=2,
+                                 num_attention_heads=2, num_key_value_heads=2,
+                                 eos_token_id=tokenizer.eos_token_id)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return TransformersLLM(folder, dtype="float32", batch_size=3)
+
+
+def test_likelihood_equals_a_hand_computation(tiny_llm: TransformersLLM) -> None:
+    prompt, reference = "What is the capital of France?", "Paris"
+    (value,) = tiny_llm.score([prompt], [reference])
+    tokenizer = tiny_llm.tokenizer
+    context = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                            tokenize=False, add_generation_prompt=True)
+    reply = tokenizer(reference + "<|im_end|>", add_special_tokens=False).input_ids
+    ids = tokenizer(context, add_special_tokens=False).input_ids + reply
+    with torch.no_grad():
+        logits = tiny_llm.model(torch.tensor([ids])).logits[0].double()
+    logprobs = torch.log_softmax(logits, -1)
+    start = len(ids) - len(reply)
+    expected = sum(logprobs[start + i - 1, token].item() for i, token in enumerate(reply))
+    assert value.tokens == len(reply) == 2  # "Paris", then <|im_end|>
+    assert value.total == pytest.approx(expected, abs=1e-5)
+    assert value.mean == pytest.approx(expected / 2, abs=1e-5)
+
+
+def test_likelihood_is_cached(tiny_llm: TransformersLLM, tmp_path: Path) -> None:
+    calls = []
+    original = tiny_llm.score
+
+    def counting(prompts, references):  # type: ignore[no-untyped-def]
+        calls.append(len(prompts))
+        return original(prompts, references)
+
+    tiny_llm.score = counting  # type: ignore[method-assign]
+    try:
+        cached = CachedLLM(tiny_llm, tmp_path / "cache.sqlite")
+        first = cached.score(["a?", "b?", "a?"], ["x", "y", "x"])
+        assert calls == [2] and cached.stats.scored == 2 and cached.stats.score_hits == 1
+        reopened = CachedLLM(tiny_llm, tmp_path / "cache.sqlite")
+        assert reopened.score(["b?", "a?"], ["y", "x"]) == [first[1], first[0]]
+        assert calls == [2] and reopened.stats.scored == 0
+    finally:
+        del tiny_llm.score
+
+
+def test_fp32_likelihoods_are_identical_across_batch_sizes(smollm2) -> None:
+    prompts = ["Answer the question with a short answer.\nQuestion: who wrote hamlet",
+               "What is the largest ocean?", "Write the subject line for the email below.\n"
+               "Email:\nLunch on Friday at noon? I booked the usual place. " * 3,
+               "Name a prime number."]
+    references = ["William Shakespeare", "The Pacific Ocean", "Friday lunch", "7"]
+    together = smollm2.score(prompts, references)  # the fixture's batch size: 4
+    one_at_a_time = [smollm2.score([p], [r])[0] for p, r in zip(prompts, references,
+                                                                  strict=True)]
+    assert together == one_at_a_time
+    assert all(v.total < 0 and v.tokens >= 2 for v in together)
+
+
+def test_qa_likelihood_takes_the_best_gold_answer(smollm2, tmp_path: Path) -> None:
+    task = get_task("qa")
+    judge = Judge(task, CachedLLM(smollm2, tmp_path / "c.sqlite"), utility="likelihood")
+    example = Example("q", "what is the capital of france", answers=("xq zz vv", "Paris"))
+    (judgment,) = judge.judge([example], [[]])
+    singles = judge.llm.score([judgment.prompt] * 2, ["xq zz vv", "Paris"])
+    assert judgment.likelihood == max(singles, key=lambda v: v.mean)
+    assert judgment.likelihood == singles[1] and judgment.output is None
+    assert judge.utility(judgment) == singles[1].mean
+
+
+def _table() -> dict[str, dict[str, float]]:
+    # the metric (task rewards) and the likelihood disagree on purpose
+    return {"q0": {"": -3.0, "a": -2.0, "b": -2.5, "a|c": -1.0, "a|c|c": -1.2},
+            "q1": {"": -1.0, "a": -1.5, "b": -2.0, "c": -1.1},
+            "q2": {"": -4.0, "c": -3.0, "c|c": -2.0, "c|c|b": -1.9, "c|c|b|a": -1.95}}
+
+
+REWARDS = {"q0": {"": 0, "b": 50, "b|a": 80}, "q1": {"": 10, "c": 30}, "q2": {"": 0, "a": 5}}
+
+
+def test_silver_search_with_the_likelihood_finds_the_known_optimum(tmp_path: Path) -> None:
+    items = make_candidates(3)
+    llm = CachedLLM(TableScorer(_table()), tmp_path / "c.sqlite")
+    task = SequenceRewardTask(REWARDS)
+    by_likelihood = search_batch(items, Judge(task, llm, utility="likelihood"), SilverConfig())
+    assert [r["silver"] for r in by_likelihood] == [["a", "c"], [], ["c", "c", "b"]]
+    assert [r["utility_score"] for r in by_likelihood] == [-1.0, -1.0, -1.9]
+    assert [r["score"] for r in by_likelihood] == [0, 10, 0]  # the metric of each choice
+    assert by_likelihood[0]["trace"][1]["tried"][0] == {"append": 0, "utility": -2.0,
+                                                        "loglik": -2.0}
+    by_metric = search_batch(items, Judge(task, llm), SilverConfig())
+    assert [r["silver"] for r in by_metric] == [["b", "a"], ["c"], ["a"]]
+    # a minimum improvement stops the search before small gains
+    cautious = search_batch(items, Judge(task, llm, utility="likelihood"),
+                            SilverConfig(min_improvement=0.5))
+    assert [r["silver"] for r in cautious] == [["a", "c"], [], ["c", "c"]]
+
+
+def test_metric_ties_are_broken_by_the_likelihood(tmp_path: Path) -> None:
+    items = make_candidates(3)
+    llm = CachedLLM(TableScorer(_table()), tmp_path / "c.sqlite")
+    flat = SequenceRewardTask({"q0": {}, "q1": {}, "q2": {"": 0, "a": 5}})  # q0, q1: all tie
+    records = search_batch(items, Judge(flat, llm, utility="metric+likelihood"),
+                           SilverConfig())
+    assert [r["silver"] for r in records] == [["a", "c"], [], ["a"]]
+    plain = search_batch(items, Judge(flat, llm), SilverConfig())
+    assert [r["silver"] for r in plain] == [[], [], ["a"]]
+
+
+def test_a_backend_that_cannot_score_says_so(tmp_path: Path) -> None:
+    from silver_fakes import EchoLLM
+
+    with pytest.raises(LLMError, match="cannot score"):
+        CachedLLM(EchoLLM(), tmp_path / "c.sqlite").score(["p"], ["r"])
