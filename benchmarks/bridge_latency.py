@@ -25,7 +25,7 @@ from ragbridge.records import Passage
 from ragbridge.reranker import PointwiseReranker
 from ragbridge.retrievers import build_retriever
 
-FAMILIES = ("minilm-encdec", "t5-random", "smollm2-causal")
+FAMILIES = ("minilm-fid",)
 
 
 def _time(run: Callable[[str, list[Passage]], list[int]], queries: list[str],

@@ -29,7 +29,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                                      "samples_per_query": 1}),
     "SL + RLOO (critic-free, 2 samples)": ("sl", {"algorithm": "rloo", "rollout_queries": 8,
                                                   "samples_per_query": 2}),
-    "RL only: PPO from MiniLM, no SL": ("minilm-encdec", {"algorithm": "ppo",
+    "RL only: PPO from MiniLM, no SL": ("minilm-fid", {"algorithm": "ppo",
                                                           "rollout_queries": 16,
                                                           "samples_per_query": 1}),
 }

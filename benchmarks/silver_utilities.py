@@ -31,9 +31,9 @@ from ragbridge.stages import evaluate, silver, sl
 UTILITIES = ("metric", "likelihood", "metric+likelihood")
 
 
-def _run_for(base: Path, utility: str) -> RunDir:
+def _run_for(base: Path, utility: str, strategy: str) -> RunDir:
     """A run directory for one utility that shares the base run's candidates."""
-    folder = base.parent / f"{base.name}-{utility.replace('+', '-')}"
+    folder = base.parent / f"{base.name}-{strategy}-{utility.replace('+', '-')}"
     run = RunDir(folder)
     if not run.candidates_path.exists():
         shutil.copyfile(base / "candidates.jsonl", run.candidates_path)
@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--dev", type=int, default=100)
     parser.add_argument("--utilities", nargs="+", default=list(UTILITIES), choices=UTILITIES)
     parser.add_argument("--max-length", type=int, default=SilverConfig.max_length)
+    parser.add_argument("--strategy", default=SilverConfig.strategy,
+                        choices=("greedy", "singles"))
     parser.add_argument("--epochs", type=int, default=SLConfig.epochs)
     parser.add_argument("--llm", default="smollm2")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/silver_utilities"))
@@ -56,8 +58,9 @@ def main() -> None:
     llm = load_llm(args.llm)
     rows: list[dict[str, Any]] = []
     for utility in args.utilities:
-        run = _run_for(args.run, utility)
-        search = SilverConfig(utility=utility, max_length=args.max_length)
+        run = _run_for(args.run, utility, args.strategy)
+        search = SilverConfig(utility=utility, max_length=args.max_length,
+                              strategy=args.strategy)
         found = {}
         for split, limit in (("train", args.train), ("dev", args.dev)):
             calls, scored = llm.stats.calls, llm.stats.scored
@@ -92,7 +95,8 @@ def main() -> None:
     k = RunDir(args.run).settings().k
     metric = rows[0]["metric"] if rows else "metric"
     lines = [f"{args.run.name}: silver on {args.train} train / {args.dev} dev queries per "
-             f"utility (max length {args.max_length}), SL bridge ({SLConfig.family}, "
+             f"utility ({args.strategy} search, max length {args.max_length}), SL bridge "
+             f"({SLConfig.family}, "
              f"{args.epochs} epochs) on its train silver, LLM `{llm.identity}`", "",
              "| utility | informative % | mean length | empty % | LLM generations / query "
              "| likelihoods / query | s / query | SL train | dev top-1 | dev top-"
@@ -113,7 +117,7 @@ def main() -> None:
                   "silver (the same queries)"]
     table = "\n".join(lines)
     print(table)
-    out = args.out / args.run.name
+    out = args.out / f"{args.run.name}-{args.strategy}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(table + "\n")
     (out / "results.json").write_text(json.dumps(rows, indent=1))

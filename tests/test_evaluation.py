@@ -142,3 +142,20 @@ def test_evaluate_takes_the_reranker_of_another_run(tmp_path: Path) -> None:
     assert reranked.passages == 3.0 and reranked.kind == "baseline"
     assert report.title == "toy, bm25 (test, 2 examples, K=3)"
     assert run.config()["evaluate-test"]["reranker"] == str(folder)
+
+
+def test_qa_runs_are_also_reported_on_the_answerable_examples(tmp_path: Path) -> None:
+    from ragbridge.records import Hit, Passage
+
+    run = _test_run(tmp_path, count=2)
+    items = run.candidates("test")
+    answering = Passage("b", "the answer is x here")  # q1 can find its answer "x"
+    items[1] = Candidates(items[1].example, (items[1].hits[0], Hit(answering, 1.0, 2),
+                                             items[1].hits[2]), "test", "fake")
+    write_jsonl(run.candidates_path, (c.to_dict() for c in items))
+    report = _evaluate(run, tmp_path)
+    assert report.answerable is not None
+    by_name = {r.method: r for r in report.answerable}
+    assert by_name["top-1"].scores == [30.0] and by_name["top-1"].metric == 30.0
+    assert by_name["no retrieval"].scores == [50.0]
+    assert "the 1 answerable" in (run.path / "eval-test.md").read_text()

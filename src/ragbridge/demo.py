@@ -101,7 +101,7 @@ def _bridges(run: RunDir, sizes: DemoSizes, llm: CachedLLM, console: Console,
         tuned = reranker.run(run, reranker.RerankerConfig(dev_limit=sizes.dev_n), llm)
         console.print(f"point-wise reranker: threshold {tuned.threshold:.3f}")
     if sizes.rl_iterations:
-        for name, start, out in (("RL-only bridge", "minilm-encdec", "bridge-rl-only"),
+        for name, start, out in (("RL-only bridge", "minilm-fid", "bridge-rl-only"),
                                  ("SL+RL bridge (BGM)", str(trained.model), "bridge-rl")):
             config = rl.RLStageConfig(
                 start=start, out=run.bridge_path(out), dev_limit=sizes.dev_n,

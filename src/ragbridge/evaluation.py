@@ -59,6 +59,18 @@ class MethodResult:
     diversity: Diversity
     scores: list[float] = field(repr=False, default_factory=list)
     positions: list[list[int]] = field(repr=False, default_factory=list)
+    tokens: list[int] = field(repr=False, default_factory=list)
+
+    def subset(self, keep: Sequence[bool]) -> MethodResult:
+        """The same method on the examples where `keep` is true (no new LLM call)."""
+        rows = [n for n, flag in enumerate(keep) if flag]
+        count = max(len(rows), 1)
+        chosen = [self.positions[n] for n in rows]
+        return MethodResult(self.method, self.kind, sum(self.scores[n] for n in rows) / count,
+                            sum(len(c) for c in chosen) / count,
+                            sum(self.tokens[n] for n in rows) / count, self.select_ms,
+                            Diversity.of(chosen), [self.scores[n] for n in rows], chosen,
+                            [self.tokens[n] for n in rows])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (per-example scores and positions included)."""
@@ -79,11 +91,11 @@ def evaluate_selector(name: str, selector: Selector, items: Sequence[Candidates]
     select_ms = 1000 * (time.perf_counter() - started) / max(len(items), 1)
     judgments = judge.judge_positions(items, chosen, generate=True, likelihood=False)
     scores = [judge.metric_of(j) for j in judgments]
+    tokens = [judge.prompt_tokens(j.prompt) for j in judgments]
     n = max(len(items), 1)
     return MethodResult(
-        name, kind, sum(scores) / n, sum(len(c) for c in chosen) / n,
-        sum(judge.prompt_tokens(j.prompt) for j in judgments) / n, select_ms,
-        Diversity.of(chosen), scores, [list(c) for c in chosen])
+        name, kind, sum(scores) / n, sum(len(c) for c in chosen) / n, sum(tokens) / n,
+        select_ms, Diversity.of(chosen), scores, [list(c) for c in chosen], tokens)
 
 
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], samples: int = 2000,

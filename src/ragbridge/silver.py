@@ -1,12 +1,20 @@
-"""Silver passage sequences (BGM's SL data): greedy search with the frozen LLM as the judge.
+"""Silver passage sequences (BGM's SL data): a search with the frozen LLM as the judge.
 
-For each query, start from the empty sequence; at each step try appending every candidate
-(all extensions of all active queries go to the judge as one batch), keep the best extension
-if it improves the judge's utility by more than `min_improvement`, stop when none does or at
-`max_length`. The utility is the task metric of the LLM's output, the likelihood of the
-reference reply (dense: no ties), or the metric with ties broken by the likelihood
-(`Judge`). Each record keeps the task metric of the empty sequence, of top-K and of the
-silver sequence (whatever the utility), the utilities, and the trace of every step.
+`greedy` (the paper's): for each query, start from the empty sequence; at each step try
+appending every candidate (all extensions of all active queries go to the judge as one
+batch), keep the best extension if it improves the judge's utility by more than
+`min_improvement`, stop when none does or at `max_length`. About K prompts per step per
+query, each carrying every passage chosen so far.
+
+`singles` (cheaper): judge the empty prompt and each candidate alone once (the greedy
+search's first step), rank the candidates that beat the empty prompt, judge the prefixes of
+that ranking of length 2 .. `max_length`, and keep the best of empty, the best single and
+those prefixes. About K + `max_length` prompts per query, most of them short.
+
+The utility is the task metric of the LLM's output, the likelihood of the reference reply
+(dense: no ties), or the metric with ties broken by the likelihood (`Judge`). Each record
+keeps the task metric of the empty sequence, of top-K and of the silver sequence (whatever
+the utility), the utilities, and the trace of every step.
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ class SilverConfig:
         "help": "Task metric (default: the task's primary metric)"})
     min_improvement: float = field(default=0.0, metadata={
         "help": "Append only while the utility improves by more than this"})
+    strategy: str = field(default="greedy", metadata={
+        "help": "greedy (K prompts per step) | singles (each candidate alone, then the best "
+                "prefixes of their ranking)"})
     batch_queries: int = field(default=16, metadata={
         "help": "Queries searched together (one LLM batch per step; the resume unit)"})
 
@@ -40,6 +51,8 @@ class SilverConfig:
         if self.utility not in UTILITIES:
             raise ValueError(f"unknown utility {self.utility!r}: choose one of "
                              f"{', '.join(UTILITIES)}")
+        if self.strategy not in ("greedy", "singles"):
+            raise ValueError(f"unknown strategy {self.strategy!r}: greedy or singles")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""
@@ -78,7 +91,7 @@ def _measured(judge: Judge, judgment: Judgment) -> dict[str, float]:
 
 def search_batch(items: Sequence[Candidates], judge: Judge,
                  config: SilverConfig) -> list[dict[str, Any]]:
-    """Run the greedy search for a batch of queries; return one record per query, in order."""
+    """Search a batch of queries; return one record per query, in order."""
     states = [SearchState(item) for item in items]
     # step 0: the empty sequence and the retriever's top-K order, both measured both ways
     baselines = judge.judge_positions(
@@ -89,7 +102,9 @@ def search_batch(items: Sequence[Candidates], judge: Judge,
         empty, top_k = baselines[number], baselines[len(states) + number]
         state.utility, state.best = judge.utility(empty), empty
         state.trace.append({"empty": _measured(judge, empty), "top_k": _measured(judge, top_k)})
-    while True:
+    if config.strategy == "singles":
+        _singles(states, judge, config)
+    while config.strategy == "greedy":
         plans = [(state, extension) for state in states for extension in _extensions(state, config)]
         if not plans:
             break
@@ -117,6 +132,38 @@ def search_batch(items: Sequence[Candidates], judge: Judge,
     finals = judge.judge_positions([s.item for s in states], [s.sequence for s in states],
                                    generate=True)
     return [_record(state, final, judge) for state, final in zip(states, finals, strict=True)]
+
+
+def _singles(states: list[SearchState], judge: Judge, config: SilverConfig) -> None:
+    """Each candidate alone, then the prefixes of their ranking; keep the best."""
+    singles = [(state, [i]) for state in states for i in range(len(state.item.hits))]
+    judged = judge.judge_positions([s.item for s, _ in singles], [e for _, e in singles])
+    tried: dict[int, list[tuple[int, Judgment]]] = {}
+    for (state, (position,)), judgment in zip(singles, judged, strict=True):
+        tried.setdefault(id(state), []).append((position, judgment))
+    prefixes: list[tuple[SearchState, list[int]]] = []
+    for state in states:
+        options = tried.get(id(state), [])
+        state.trace.append({"tried": [{"append": p, **_measured(judge, j)} for p, j in options],
+                            "chosen": None})
+        ranked = [p for p, j in sorted(options, key=lambda o: (-judge.utility(o[1]), o[0]))
+                  if judge.utility(j) > state.utility + config.min_improvement]
+        if ranked:
+            best = next(j for p, j in options if p == ranked[0])
+            state.sequence, state.utility, state.best = [ranked[0]], judge.utility(best), best
+            state.trace[-1]["chosen"] = ranked[0]
+        prefixes += [(state, ranked[:n]) for n in range(2, min(config.max_length,
+                                                               len(ranked)) + 1)]
+    judged = judge.judge_positions([s.item for s, _ in prefixes], [e for _, e in prefixes])
+    verified: dict[int, list[dict[str, Any]]] = {}
+    for (state, prefix), judgment in zip(prefixes, judged, strict=True):
+        verified.setdefault(id(state), []).append({"sequence": prefix,
+                                                    **_measured(judge, judgment)})
+        if judge.utility(judgment) > state.utility + config.min_improvement:
+            state.sequence, state.utility, state.best = prefix, judge.utility(judgment), judgment
+    for state in states:
+        state.trace.append({"verified": verified.get(id(state), []),
+                            "chosen": list(state.sequence)})
 
 
 def _record(state: SearchState, final: Judgment, judge: Judge) -> dict[str, Any]:

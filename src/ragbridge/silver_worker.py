@@ -20,7 +20,7 @@ class SilverWorker:
         from ragbridge.llms import load_llm
 
         torch.set_num_threads(1)
-        self.judge = Judge(task, load_llm(**recipe), metric)
+        self.judge = Judge(task, load_llm(**recipe), metric, utility=config.utility)
         self.config = config
 
     def search(self, window: list[Candidates]) -> tuple[list[dict[str, Any]], int, int]:

@@ -7,9 +7,10 @@ A fusion-in-decoder pointer network:
   learned rank embedding is added, so the retriever's order stays visible;
 - a small Transformer decoder generates the sequence: its input at step t is the vector of
   the candidate chosen at step t-1 (a learned start vector at t=0), it attends over the K
-  candidate vectors, and a pointer (scaled dot product with each candidate) scores which
-  candidate comes next, beside a stop score. Stopping at the first step is the empty
-  sequence; repeats and any order are allowed; `max_ids` steps at most.
+  candidate vectors, and a pointer scores which candidate comes next (a scaled dot product of
+  the decoder state with each candidate, plus a linear score of the candidate itself, the
+  point-wise path a cross-encoder would learn), beside a stop score. Stopping at the first
+  step is the empty sequence; repeats and any order are allowed; `max_ids` steps at most.
 
 Why this shape: reading one long concatenation of all candidates did not learn to point at
 a candidate by its content at all (a constant output on a copy task), while pair encodings
@@ -55,6 +56,7 @@ class PointerDecoder(nn.Module):
         self.decoder = nn.TransformerDecoder(layer, layers)
         self.query = nn.Linear(hidden, hidden)
         self.key = nn.Linear(hidden, hidden)
+        self.relevance = nn.Linear(hidden, 1)  # a cross-encoder-like score of each pair
         self.stop = nn.Linear(hidden, 1)
 
     def memory(self, pairs: torch.Tensor) -> torch.Tensor:
@@ -77,7 +79,7 @@ class PointerDecoder(nn.Module):
         states = self.decoder(inputs, memory, tgt_mask=causal,
                               memory_key_padding_mask=~valid)
         pointer = torch.einsum("bth,bkh->btk", self.query(states), self.key(memory))
-        pointer = pointer / math.sqrt(self.hidden)
+        pointer = pointer / math.sqrt(self.hidden) + self.relevance(memory).transpose(1, 2)
         pointer = pointer.masked_fill(~valid.unsqueeze(1), float("-inf"))
         return torch.cat([pointer, self.stop(states)], dim=-1)
 
@@ -297,5 +299,6 @@ class Bridge:
         encoder = AutoModel.from_pretrained(folder / "encoder")
         decoder = PointerDecoder(**config["decoder"])
         decoder.load_state_dict(load_file(folder / HEAD_FILE))
-        return cls(BridgeModel(encoder, decoder), tokenizer, BridgeFormat(**config["format"]),
+        model = BridgeModel(encoder, decoder).eval()  # loaded for use: no dropout until trained
+        return cls(model, tokenizer, BridgeFormat(**config["format"]),
                    config.get("family", "custom"), device)

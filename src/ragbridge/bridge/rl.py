@@ -2,8 +2,10 @@
 
 Policy = the bridge (started from the SL model); action = the whole id sequence, sampled with
 constrained decoding; environment = the candidates + the frozen LLM behind the cache; reward =
-the task metric of the LLM's output (scaled to 0..1), minus an optional cost per passage,
-minus `kl_coef` x the sampled sequence's log-ratio to the frozen SL reference (KL in reward).
+`metric_weight` x the task metric of the LLM's output (scaled to 0..1) + `likelihood_weight`
+x the likelihood gain (the reference's mean log-probability with the sequence minus with no
+passage), minus `passage_cost` per passage, minus `kl_coef` x the sampled sequence's
+log-ratio to the frozen SL reference (KL in reward).
 
 Two ways to get advantages, the same clipped-ratio update for both:
 - `ppo`: a value head (one linear layer over the bridge's input features, `Bridge.
@@ -58,6 +60,14 @@ class RLConfig:
     kl_coef: float = field(default=0.05, metadata={"help": "KL-to-start penalty in the reward"})
     passage_cost: float = field(default=0.0, metadata={
         "help": "Reward subtracted per passage (0..1 scale): trade tokens for quality"})
+    metric_weight: float = field(default=1.0, metadata={
+        "help": "Reward weight of the task metric (scaled to 0..1)"})
+    likelihood_weight: float = field(default=0.0, metadata={
+        "help": "Reward weight of the likelihood gain: the reference's mean log-probability "
+                "with the sequence minus with no passage"})
+    normalize_rewards: bool = field(default=True, metadata={
+        "help": "Whiten advantages per rollout (ppo) / per group (rloo)",
+        "negative": "raw-rewards"})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature"})
     metric: str | None = field(default=None, metadata={
         "help": "Reward metric (default: the task's primary one)"})
@@ -118,6 +128,24 @@ def _sequence_logprobs(bridge: Bridge, examples: Sequence[BridgeExample],
                                     [e.passages for e in examples], positions)
 
 
+def rewards_of(judge: Judge, items: Sequence[Any], positions: Sequence[Sequence[int]],
+               config: RLConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The task metric (0-100) of each sequence and its likelihood gain over the empty
+    prompt (0 when the likelihood is not part of the reward), from batched, cached calls."""
+    wants_metric = config.metric_weight != 0 or config.likelihood_weight == 0
+    wants_likelihood = config.likelihood_weight != 0
+    judged = judge.judge_positions(items, positions, generate=wants_metric,
+                                   likelihood=wants_likelihood)
+    metric = torch.tensor([judge.metric_of(j) if wants_metric else 0.0 for j in judged])
+    gain = torch.zeros(len(judged))
+    if wants_likelihood:
+        empty = judge.judge_positions(items, [[] for _ in items], generate=False,
+                                      likelihood=True)
+        gain = torch.tensor([j.likelihood.mean - e.likelihood.mean  # type: ignore[union-attr]
+                             for j, e in zip(judged, empty, strict=True)])
+    return metric, gain
+
+
 def collect_rollout(policy: Bridge, reference: Bridge, value_head: ValueHead | None,
                     examples: list[BridgeExample], judge: Judge, config: RLConfig) -> Rollout:
     """Sample sequences, score them through the LLM, compute returns and advantages."""
@@ -125,18 +153,21 @@ def collect_rollout(policy: Bridge, reference: Bridge, value_head: ValueHead | N
     repeated = [e for e in examples for _ in range(group)]
     positions = policy.generate([e.query for e in repeated], [e.passages for e in repeated],
                                 sample=True, temperature=config.temperature)
-    metric = torch.tensor(judge.utilities([e.item for e in repeated], positions))
+    metric, gain = rewards_of(judge, [e.item for e in repeated], positions, config)
     with torch.no_grad():
         old, mask = _sequence_logprobs(policy, repeated, positions)
         ref, _ = _sequence_logprobs(reference, repeated, positions)
     kl = ((old - ref) * mask).sum(1)
     lengths = torch.tensor([float(len(p)) for p in positions])
-    returns = metric / 100.0 - config.passage_cost * lengths - config.kl_coef * kl
+    returns = (config.metric_weight * metric / 100.0 + config.likelihood_weight * gain
+               - config.passage_cost * lengths - config.kl_coef * kl)
     features = None
     if config.algorithm == "rloo":
         grouped = returns.view(-1, group)
         baseline = (grouped.sum(1, keepdim=True) - grouped) / (group - 1)
         advantages = (grouped - baseline).reshape(-1)
+        if config.normalize_rewards and len(advantages) > 1 and advantages.std() > 1e-8:
+            advantages = advantages / advantages.std()
     else:
         features = policy.input_features([e.query for e in repeated],
                                          [e.passages for e in repeated]).float()
@@ -144,7 +175,7 @@ def collect_rollout(policy: Bridge, reference: Bridge, value_head: ValueHead | N
             values = value_head(features) if value_head is not None else torch.zeros_like(
                 returns)
         advantages = returns - values
-        if len(advantages) > 1 and advantages.std() > 1e-8:
+        if config.normalize_rewards and len(advantages) > 1 and advantages.std() > 1e-8:
             advantages = (advantages - advantages.mean()) / advantages.std()
     return Rollout(repeated, positions, metric, returns, old, mask, kl, advantages, features)
 

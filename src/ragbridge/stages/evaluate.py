@@ -26,10 +26,12 @@ from ragbridge.jsonl import write_json
 from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM
 from ragbridge.progress import ProgressCallback, report
+from ragbridge.records import Candidates
 from ragbridge.render import plot_results, results_markdown, write_markdown
 from ragbridge.rundir import RunDir
 from ragbridge.selectors import NoRetrieval, Selector, SilverOracle, TopK
 from ragbridge.stages.inputs import read_silver
+from ragbridge.tasks.metrics import contains_answer
 
 
 @dataclass(frozen=True)
@@ -58,20 +60,37 @@ class EvaluateConfig:
 
 @dataclass
 class EvaluationReport:
-    """Every method's result, the bootstrap comparison, and what produced them."""
+    """Every method's result, the bootstrap comparison, and what produced them; for QA also
+    the same on the *answerable* examples (a gold answer in one of the K candidates), where
+    the choice of passages can matter."""
 
     title: str
     metric: str
     llm: str
     results: list[MethodResult]
     comparison: Comparison | None
+    answerable: list[MethodResult] | None = None
+    answerable_comparison: Comparison | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """What eval-SPLIT.json holds."""
+        def compared(comparison: Comparison | None) -> dict[str, Any] | None:
+            return asdict(comparison) if comparison else None
+
         return {"title": self.title, "llm": self.llm, "metric": self.metric,
                 "bootstrap": self.comparison.line() if self.comparison else None,
-                "comparison": asdict(self.comparison) if self.comparison else None,
-                "results": [r.to_dict() for r in self.results]}
+                "comparison": compared(self.comparison),
+                "results": [r.to_dict() for r in self.results],
+                "answerable": [r.to_dict() for r in self.answerable]
+                if self.answerable is not None else None,
+                "answerable_comparison": compared(self.answerable_comparison)}
+
+
+def answerable(item: Candidates) -> bool:
+    """A QA example with a gold answer in one of its candidates."""
+    return bool(item.example.answers) and any(
+        contains_answer(f"{h.passage.title} {h.passage.text}", item.example.answers)
+        for h in item.hits)
 
 
 def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
@@ -114,10 +133,19 @@ def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
              f"K={settings.k})")
     comparison = compare_with_best_baseline(results, list(bridges)[-1]) if bridges else None
     evaluation = EvaluationReport(title, judge.metric, llm.identity, results, comparison)
+    sections = [results_markdown(results, title, judge.metric, comparison)]
+    if any(c.example.answers for c in items):
+        keep = [answerable(c) for c in items]
+        evaluation.answerable = [r.subset(keep) for r in results]
+        if bridges and any(keep):
+            evaluation.answerable_comparison = compare_with_best_baseline(
+                evaluation.answerable, list(bridges)[-1])
+        sections.append(results_markdown(
+            evaluation.answerable, f"{title}: the {sum(keep)} answerable (a gold answer in "
+            "the candidates)", judge.metric, evaluation.answerable_comparison))
     with run_dir.lock(f"evaluate {config.split}"):
         write_json(run_dir.eval_path(config.split, "json"), evaluation.to_dict())
-        write_markdown(run_dir.eval_path(config.split, "md"),
-                       [results_markdown(results, title, judge.metric, comparison)])
+        write_markdown(run_dir.eval_path(config.split, "md"), sections)
         plot_results(results, run_dir.eval_path(config.split, "png"), title, judge.metric)
         recorded: dict[str, Any] = {"split": config.split, "n": len(items), "k": settings.k,
                                     "llm": llm.identity,

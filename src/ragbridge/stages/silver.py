@@ -50,6 +50,8 @@ def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
     """Everything that shapes the records: a resume must use the same."""
     return {"k": run_dir.settings().k, "max_length": config.search.max_length,
             "allow_repeats": config.search.allow_repeats, "metric": judge.metric,
+            "utility": judge.utility_name, "strategy": config.search.strategy,
+            "min_improvement": config.search.min_improvement,
             "batch_queries": config.search.batch_queries, "llm": llm.identity,
             "task": judge.task.name}
 
@@ -145,7 +147,7 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
     Ray is used for more than one worker, for a cluster address, or when `use_ray` asks.
     """
     search = config.search
-    judge = Judge(run_dir.task(), llm, search.metric)
+    judge = Judge(run_dir.task(), llm, search.metric, utility=search.utility)
     items = run_dir.candidates(config.split)[:config.limit]
     path = run_dir.silver_path(config.split)
     settings = search_settings(run_dir, config, llm, judge)
