@@ -114,3 +114,14 @@ def test_rewards_come_from_the_real_llm_through_the_cache(tmp_path: Path, smollm
     again = judge.utilities([item, item], [[2], []])
     assert again == [alone, nothing] and llm.stats.calls - before <= 2
     assert alone == 100.0
+
+
+def test_by_default_rl_trains_the_decoder_and_keeps_the_encoder(tmp_path: Path) -> None:
+    start = _policy()
+    before = {k: v.clone() for k, v in start.model.encoder.state_dict().items()}
+    _, trained = _train(tmp_path, "frozen", iterations=3, eval_every=3, checkpoint_every=3)
+    after = trained.model.encoder.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    decoder_start = start.model.decoder.state_dict()
+    assert any(not torch.equal(v, trained.model.decoder.state_dict()[k])
+               for k, v in decoder_start.items())

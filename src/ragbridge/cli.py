@@ -270,7 +270,8 @@ def llm_server(
 def demo(
         runs: Annotated[Path, typer.Option(help="Folder for the run directories")] = Path("runs"),
         preset: Annotated[str, typer.Option(
-            help="Sizes: quick (a first look), default, full (see README)")] = "default",
+            help="Sizes: quick (a first look), default (make demo), study (the full "
+                 "measurement of BENCHMARKS.md)")] = "default",
         quick: Annotated[bool, typer.Option(help="Same as --preset quick")] = False,
         gap_n: Annotated[int | None, typer.Option(help="Dev examples in each gap probe")] = None,
         silver_n: Annotated[int | None, typer.Option(
@@ -283,20 +284,44 @@ def demo(
             help="Test queries in the results tables")] = None,
         sl_epochs: Annotated[int | None, typer.Option(help="SL training epochs")] = None,
         rl_iterations: Annotated[int | None, typer.Option(
-            help="PPO iterations (16 queries each) for SL+RL and RL-only; 0 skips RL")] = None,
-        llm: Annotated[str, typer.Option(help="The frozen LLM")] = LLMOptions.llm) -> None:
-    """The main job on the embedded default: data, retrieval, gap probe, silver search, SL,
-    RL-only and SL+RL bridges, the point-wise reranker and the test tables."""
+            help="RL iterations for SL+RL and RL-only; 0 skips RL")] = None,
+        replay: Annotated[bool, typer.Option(
+            help="Add the study's shipped LLM judgments to the cache first, so only what is "
+                 "new is computed (--no-replay recomputes everything)")] = True,
+        llm: Annotated[str, typer.Option(
+            help="The frozen LLM (the shipped judgments are this one's)")] = "smollm2-bf16"
+        ) -> None:
+    """The main job on the embedded default: data, retrieval, gap probe, silver search under
+    the metric and the chosen utility, SL bridges, the point-wise reranker, RL-only and SL+RL
+    bridges, and the test tables."""
     from ragbridge.demo import demo_sizes, run_demo
     from ragbridge.render import rich_progress
+    from ragbridge.replay import SHIPPED
 
     with _clear_errors():
         sizes = demo_sizes("quick" if quick else preset, gap_n=gap_n, silver_n=silver_n,
                            email_silver_n=email_silver_n, dev_n=dev_n, test_n=test_n,
                            sl_epochs=sl_epochs, rl_iterations=rl_iterations)
         console.print(f"demo sizes: {sizes}")
+        shipped = SHIPPED if replay and SHIPPED.exists() else None
         with rich_progress(console) as progress:
-            run_demo(runs, sizes, llm_spec=llm, console=console, progress=progress)
+            run_demo(runs, sizes, llm_spec=llm, console=console, progress=progress,
+                     replay=shipped)
+
+
+@app.command("export-judgments")
+def export_judgments_command(
+        out: Annotated[Path, typer.Option(help="The gzip JSONL file to write")],
+        llm: Annotated[str, typer.Option(help="Whose judgments (an LLM spec)")] = "smollm2-bf16"
+        ) -> None:
+    """Write every cached judgment of one LLM to a file another machine can replay."""
+    from ragbridge.llms import build_llm
+    from ragbridge.paths import llm_cache_path
+    from ragbridge.replay import export_judgments
+
+    identity = build_llm(llm).identity
+    count = export_judgments(llm_cache_path(), identity, out)
+    console.print(f"{count} judgments of {identity} written to {out}")
 
 
 @app.callback()

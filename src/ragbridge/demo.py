@@ -1,4 +1,13 @@
-"""The main job on the embedded default data: data, retrieval, gap, silver, SL, RL, evaluation.
+"""The main job and the study: data, retrieval, gap probe, silver, SL, reranker, RL, evaluation.
+
+Per task (nq-wiki with the dense retriever, email-subject with BM25, K=5): silver under the
+task metric and under the task's chosen utility (`UTILITIES`, measured in BENCHMARKS.md), an
+SL bridge on each, the point-wise reranker on the chosen silver (the same signal as the
+bridge), an RL-only bridge and the SL+RL bridge (BGM) with the task's reward, and the test
+table with every baseline. The presets only change sizes: `study` is the full measurement
+(BENCHMARKS.md, "Results"); `default` (`make demo`) trains on fewer queries and evaluates on
+full test sets, replaying the study's LLM judgments (`ragbridge.replay`) so that only what
+is new reaches the LLM; `quick` is a first look.
 
 It only sequences the stages (`ragbridge.stages`) and renders their reports
 (`ragbridge.render`); every stage resumes, so a rerun continues where it stopped.
@@ -6,54 +15,74 @@ It only sequences the stages (`ragbridge.stages`) and renders their reports
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from ragbridge.bridge.rl import RLConfig
+from ragbridge.bridge.sl import SLConfig
 from ragbridge.jsonl import write_json
 from ragbridge.llms import CachedLLM, load_llm
 from ragbridge.paths import dataset_dir
 from ragbridge.progress import ProgressCallback
-from ragbridge.render import (
-    gap_table,
-    results_table,
-    silver_table,
-    write_markdown,
-)
+from ragbridge.render import gap_table, results_table, silver_table, write_markdown
 from ragbridge.rundir import RunDir
+from ragbridge.silver import SilverConfig
 from ragbridge.stages import evaluate, gap, reranker, retrieve, rl, silver, sl
-from ragbridge.stages.evaluate import EvaluateConfig
+
+K = 5
+DEMO_LLM = "smollm2-bf16"  # the study's LLM: its judgments are what the demo replays
+
+
+@dataclass(frozen=True)
+class DemoTask:
+    """One task of the demo: its data set, retriever, chosen silver utility and RL reward."""
+
+    name: str  # the run directory's name
+    dataset: str
+    retriever: str
+    utility: str  # the silver utility measured best for this task (BENCHMARKS.md)
+    reward: RLConfig  # the RL reward and settings found for it (BENCHMARKS.md)
+
+
+TASKS = (
+    DemoTask("nq-wiki-dense", "nq-wiki", "dense", "metric+likelihood",
+             RLConfig(algorithm="rloo", samples_per_query=4, rollout_queries=8,
+                      learning_rate=1e-5, kl_coef=0.05, passage_cost=0.02)),
+    DemoTask("email-subject-bm25", "email-subject", "bm25", "likelihood",
+             RLConfig(algorithm="rloo", samples_per_query=4, rollout_queries=8,
+                      learning_rate=1e-5, kl_coef=0.05)),
+)
 
 
 @dataclass(frozen=True)
 class DemoSizes:
-    """How many queries each stage of the demo uses (both tasks share dev/test sizes)."""
+    """How many queries each stage uses (None: every query of the split)."""
 
     gap_n: int  # dev examples in each task's gap probe
-    silver_n: int  # nq-wiki train queries searched for silver
-    email_silver_n: int  # email-subject train queries searched for silver
-    dev_n: int  # dev queries: SL/RL model selection and the reranker threshold
-    test_n: int  # test queries in the results tables
+    silver_n: int | None  # nq-wiki train queries searched for silver
+    email_silver_n: int | None  # email-subject train queries searched for silver
+    dev_n: int | None  # dev queries: silver, model selection, the reranker threshold
+    test_n: int | None  # test queries in the results tables
     sl_epochs: int
-    rl_iterations: int  # PPO (SL+RL) and RL-only iterations of 16 queries; 0 skips RL
+    rl_iterations: int  # RL iterations for SL+RL and RL-only; 0 skips RL
+    search: SilverConfig = field(default_factory=lambda: SilverConfig(strategy="singles",
+                                                                      max_length=3))
 
 
 PRESETS: dict[str, DemoSizes] = {
-    # about 30 minutes on a 2-core CPU without native bf16 (measured, BENCHMARKS.md)
-    "quick": DemoSizes(gap_n=4, silver_n=20, email_silver_n=8, dev_n=6, test_n=10,
+    "quick": DemoSizes(gap_n=4, silver_n=40, email_silver_n=40, dev_n=20, test_n=40,
                        sl_epochs=1, rl_iterations=2),
-    # about 1 h 13 min on the same CPU from an empty cache (measured, BENCHMARKS.md)
-    "default": DemoSizes(gap_n=10, silver_n=100, email_silver_n=24, dev_n=12, test_n=20,
-                         sl_epochs=3, rl_iterations=5),
-    # the sizes of a first real study: about 4 h there (estimated), 2 where bf16 is native
-    "full": DemoSizes(gap_n=100, silver_n=500, email_silver_n=200, dev_n=100, test_n=100,
-                      sl_epochs=3, rl_iterations=20),
+    "default": DemoSizes(gap_n=10, silver_n=300, email_silver_n=None, dev_n=None,
+                         test_n=None, sl_epochs=3, rl_iterations=10),
+    "study": DemoSizes(gap_n=100, silver_n=1000, email_silver_n=None, dev_n=150, test_n=None,
+                       sl_epochs=4, rl_iterations=40),
 }
-K = 5  # candidates per query in every demo run
-RUNS = ("nq-wiki-dense", "email-subject-bm25")
 
 
 def demo_sizes(preset: str, **overrides: int | None) -> DemoSizes:
@@ -65,8 +94,6 @@ def demo_sizes(preset: str, **overrides: int | None) -> DemoSizes:
 
 def _ensure_data(name: str, console: Console, progress: ProgressCallback | None) -> None:
     """Build a bundled data set unless the cache holds its current version."""
-    import json
-
     from ragbridge.data import email_subject, nq_wiki
 
     module = {"nq-wiki": nq_wiki, "email-subject": email_subject}[name]
@@ -79,39 +106,117 @@ def _ensure_data(name: str, console: Console, progress: ProgressCallback | None)
     console.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-def _silver(run: RunDir, split: str, limit: int, llm: CachedLLM, console: Console,
-            progress: ProgressCallback | None) -> dict[str, Any]:
-    summary = silver.run(run, silver.SilverStageConfig(split=split, limit=limit), llm,
-                         progress=progress)
-    console.print(silver_table(summary, f"{run.path.name}: silver search ({split})"))
-    return summary.to_dict()
+def utility_run(runs: Path, task: DemoTask, utility: str) -> RunDir:
+    """The run directory of one task's silver utility; it shares the task's candidates."""
+    base = RunDir(runs / task.name)
+    if utility == task.utility:
+        return base
+    run = RunDir(runs / f"{task.name}-{utility.replace('+', '-')}")
+    if not run.candidates_path.exists() or "retrieve" not in run.config():
+        shutil.copyfile(base.candidates_path, run.candidates_path)
+        run.record("retrieve", base.config()["retrieve"])
+    return run
 
 
-def _bridges(run: RunDir, sizes: DemoSizes, llm: CachedLLM, console: Console,
-             progress: ProgressCallback | None) -> dict[str, Path]:
-    """Dev and test silver, SL, the point-wise reranker, RL-only and SL+RL; returns bridges."""
-    for split, limit in (("dev", sizes.dev_n), ("test", sizes.test_n)):
-        _silver(run, split, limit, llm, console, progress)
-    trained = sl.run(run, sl.SLStageConfig(dev_limit=sizes.dev_n, trainer=sl.SLConfig(
-        epochs=sizes.sl_epochs)), llm, progress=progress)
-    console.print(f"{run.path.name} SL dev: " + " -> ".join(
-        f"{d['metric']:.1f}" for d in trained.history["dev"]))
-    bridges = {"SL bridge": trained.model}
-    if not (run.reranker_path / "threshold.json").exists():
-        tuned = reranker.run(run, reranker.RerankerConfig(dev_limit=sizes.dev_n), llm)
-        console.print(f"point-wise reranker: threshold {tuned.threshold:.3f}")
-    if sizes.rl_iterations:
-        for name, start, out in (("RL-only bridge", "minilm-fid", "bridge-rl-only"),
-                                 ("SL+RL bridge (BGM)", str(trained.model), "bridge-rl")):
-            config = rl.RLStageConfig(
-                start=start, out=run.bridge_path(out), dev_limit=sizes.dev_n,
-                trainer=rl.RLConfig(iterations=sizes.rl_iterations,
-                                    eval_every=max(sizes.rl_iterations // 2, 1)))
-            result = rl.run(run, config, llm, progress=progress)
-            console.print(f"{out} (PPO) dev: " + " -> ".join(
-                f"{d['metric']:.1f}" for d in result.history["dev"]))
-            bridges[name] = result.model
-    return bridges
+class Demo:
+    """The demo's state: where it writes, what it measures, and how long each stage took."""
+
+    def __init__(self, runs: Path, sizes: DemoSizes, llm: CachedLLM, console: Console,
+                 progress: ProgressCallback | None) -> None:
+        self.runs, self.sizes, self.llm = runs, sizes, llm
+        self.console, self.progress = console, progress
+        self.timings: dict[str, float] = {}
+        self.summary: dict[str, Any] = {"llm": llm.identity, "sizes": asdict(sizes)}
+        self._clock = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """Record the time since the last lap under `stage`."""
+        now = time.perf_counter()
+        self.timings[stage] = round(now - self._clock, 1)
+        self._clock = now
+
+    def retrieve(self, task: DemoTask) -> None:
+        """Candidates for every split (K fixed for the run), once."""
+        run = RunDir(self.runs / task.name)
+        if "retrieve" not in run.config():
+            found = retrieve.run(run, retrieve.RetrieveConfig(
+                dataset=task.dataset, retriever=task.retriever, k=K), progress=self.progress)
+            for split, recall in found.recall.items():
+                if recall:
+                    self.console.print(f"{task.name} {split}: " + ", ".join(
+                        f"R@{d} {v:.1f}" for d, v in recall.items()))
+
+    def silver(self, run: RunDir, utility: str, train_n: int | None) -> dict[str, Any]:
+        """Silver on train, dev and test under one utility."""
+        found = {}
+        for split, limit in (("train", train_n), ("dev", self.sizes.dev_n),
+                             ("test", self.sizes.test_n)):
+            summary = silver.run(run, silver.SilverStageConfig(
+                split=split, limit=limit, search=replace(self.sizes.search, utility=utility)),
+                self.llm, progress=self.progress)
+            self.console.print(silver_table(summary, f"{run.path.name}: silver ({split})"))
+            found[split] = summary.to_dict()
+        return found
+
+    def sl(self, run: RunDir, name: str) -> Path:
+        """An SL bridge on the run's train silver."""
+        trained = sl.run(run, sl.SLStageConfig(dev_limit=self.sizes.dev_n,
+                                               trainer=SLConfig(epochs=self.sizes.sl_epochs)),
+                         self.llm, progress=self.progress)
+        self.console.print(f"{name}: dev " + " -> ".join(
+            f"{d['metric']:.1f}" for d in trained.history["dev"]))
+        return trained.model
+
+    def rl(self, run: RunDir, task: DemoTask, start: str, out: str) -> Path:
+        """RL with the task's reward from an SL bridge (or a fresh family: RL-only)."""
+        trainer = replace(task.reward, iterations=self.sizes.rl_iterations,
+                          eval_every=max(self.sizes.rl_iterations // 4, 1))
+        result = rl.run(run, rl.RLStageConfig(start=start, out=run.bridge_path(out),
+                                              dev_limit=self.sizes.dev_n,
+                                              trainer=trainer),
+                        self.llm, progress=self.progress)
+        self.console.print(f"{run.path.name} {out}: dev " + " -> ".join(
+            f"{d['metric']:.1f}" for d in result.history["dev"]))
+        return result.model
+
+    def task(self, task: DemoTask, train_n: int | None) -> evaluate.EvaluationReport:
+        """Silver, bridges, reranker and the test table of one task."""
+        chosen = utility_run(self.runs, task, task.utility)
+        probed = gap.run(chosen, gap.GapConfig(n=self.sizes.gap_n), self.llm,
+                         progress=self.progress)
+        self.console.print(gap_table(probed.report, probed.title))
+        self.lap(f"{task.name} gap probe")
+        silver_found = {}
+        for utility in dict.fromkeys(("metric", task.utility)):
+            silver_found[utility] = self.silver(utility_run(self.runs, task, utility),
+                                                utility, train_n)
+        self.summary.setdefault("silver", {})[task.name] = silver_found
+        self.lap(f"{task.name} silver")
+        bridges = {"SL (metric silver)": self.sl(utility_run(self.runs, task, "metric"),
+                                                 "SL (metric silver)")}
+        bridges[f"SL ({task.utility} silver)"] = self.sl(chosen, f"SL ({task.utility})")
+        if not (chosen.reranker_path / "threshold.json").exists():
+            tuned = reranker.run(chosen, reranker.RerankerConfig(
+                dev_limit=self.sizes.dev_n), self.llm)
+            self.console.print(f"point-wise reranker: threshold {tuned.threshold:.3f}")
+        self.lap(f"{task.name} SL and reranker")
+        if self.sizes.rl_iterations:
+            bridges["RL-only"] = self.rl(chosen, task, "minilm-fid", "bridge-rl-only")
+            bridges["SL+RL (BGM)"] = self.rl(chosen, task,
+                                             str(bridges[f"SL ({task.utility} silver)"]),
+                                             "bridge-rl")
+        self.lap(f"{task.name} RL")
+        report = evaluate.run(chosen, evaluate.EvaluateConfig(
+            split="test", n=self.sizes.test_n,
+            bridges=tuple(f"{n}={p}" for n, p in bridges.items())), self.llm,
+            progress=self.progress)
+        self.console.print(results_table(report.results, report.title, report.metric))
+        if report.comparison:
+            self.console.print(report.comparison.line())
+        if report.answerable_comparison:
+            self.console.print("answerable: " + report.answerable_comparison.line())
+        self.lap(f"{task.name} evaluate")
+        return report
 
 
 def _table(report: evaluate.EvaluationReport) -> dict[str, dict[str, float]]:
@@ -123,80 +228,41 @@ def _table(report: evaluate.EvaluationReport) -> dict[str, dict[str, float]]:
 
 
 def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console,
-             progress: ProgressCallback | None = None) -> dict[str, Any]:
-    """nq-wiki (dense and BM25 candidates) and email-subject (BM25): the whole chain.
+             progress: ProgressCallback | None = None,
+             replay: Path | None = None) -> dict[str, Any]:
+    """Both tasks end to end; returns (and writes) the summary with every test table."""
+    from ragbridge.replay import import_judgments
 
-    Bridges and the reranker are trained on nq-wiki dense candidates and evaluated on both
-    retrievers' test candidates (a bridge reads whatever candidates it is given).
-    """
     started = time.perf_counter()
-    summary: dict[str, Any] = {"llm": llm_spec, "sizes": asdict(sizes)}
-    timings: dict[str, float] = {}
-    clock = started
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(now - clock, 1)
-        clock = now
-
+    llm = load_llm(llm_spec)
+    demo = Demo(runs, sizes, llm, console, progress)
+    if replay is not None:
+        added = import_judgments(replay, llm)
+        console.print(f"replaying the study's LLM judgments: {added} added to the cache "
+                      f"from {replay}")
+        demo.summary["replayed"] = {"file": str(replay), "added": added}
     for name in ("nq-wiki", "email-subject"):
         _ensure_data(name, console, progress)
-    lap("data")
-    recalls = {}
-    for retriever, splits in (("bm25", "dev,test"), ("dense", "train,dev,test")):
-        run = RunDir(runs / f"nq-wiki-{retriever}")
-        if "retrieve" not in run.config():
-            found = retrieve.run(run, retrieve.RetrieveConfig(
-                dataset="nq-wiki", retriever=retriever, k=K, splits=splits), progress=progress)
-            run.record("demo-recall", {"dev": found.recall.get("dev", {})})
-        recalls[retriever] = run.config()["demo-recall"]["dev"]
-        console.print(f"nq-wiki dev {retriever}: " +
-                      ", ".join(f"R@{d} {v:.1f}" for d, v in recalls[retriever].items()))
-    summary["nq-wiki recall (dev)"] = recalls
-    email = RunDir(runs / "email-subject-bm25")
-    if "retrieve" not in email.config():
-        retrieve.run(email, retrieve.RetrieveConfig(dataset="email-subject", retriever="bm25",
-                                                    k=K), progress=progress)
-    lap("retrieve")
-    llm = load_llm(llm_spec)
-    for run_name in RUNS:
-        probed = gap.run(RunDir(runs / run_name), gap.GapConfig(n=sizes.gap_n), llm,
-                         progress=progress)
-        console.print(gap_table(probed.report, probed.title))
-    lap("gap probe")
-    summary["silver (train)"] = {}
-    for run_name, limit in zip(RUNS, (sizes.silver_n, sizes.email_silver_n), strict=True):
-        summary["silver (train)"][run_name] = _silver(RunDir(runs / run_name), "train", limit,
-                                                      llm, console, progress)
-        lap(f"silver {run_name}")
-    evaluations: list[tuple[str, dict[str, Path], Path | None]] = []
-    for run_name in RUNS:
-        bridges = _bridges(RunDir(runs / run_name), sizes, llm, console, progress)
-        lap(f"silver dev/test, SL, reranker, RL {run_name}")
-        evaluations.append((run_name, bridges, None))
-        if run_name == "nq-wiki-dense":
-            _silver(RunDir(runs / "nq-wiki-bm25"), "test", sizes.test_n, llm, console,
-                    progress)
-            evaluations.append(("nq-wiki-bm25", bridges, runs / run_name / "reranker"))
-    tables: dict[str, Any] = {}
-    for run_name, bridges, other_reranker in evaluations:
-        config = EvaluateConfig(split="test", n=sizes.test_n,
-                                bridges=tuple(f"{n}={p}" for n, p in bridges.items()),
-                                reranker=other_reranker)
-        report = evaluate.run(RunDir(runs / run_name), config, llm, progress=progress)
-        console.print(results_table(report.results, report.title, report.metric))
-        if report.comparison:
-            console.print(report.comparison.line())
-        tables[run_name] = _table(report)
-        lap(f"evaluate {run_name}")
-    summary["test tables"] = tables
-    summary["stage seconds"] = timings
-    summary["seconds"] = round(time.perf_counter() - started, 1)
-    write_json(runs / "demo-summary.json", summary)
-    write_markdown(runs / "demo-results.md", ["# ragbridge demo: test tables", ""] + [
-        (runs / name / "eval-test.md").read_text().strip() + "\n" for name, *_ in evaluations])
-    console.print(f"[bold green]demo finished[/bold green] in {summary['seconds']:.0f} s "
-                  f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())}); "
-                  f"tables in {runs}/demo-results.md, plots in {runs}/*/eval-test.png")
-    return summary
+    demo.lap("data")
+    for task in TASKS:
+        demo.retrieve(task)
+    demo.lap("retrieve")
+    tables, sections = {}, ["# ragbridge demo: test tables", ""]
+    calls, scored = llm.stats.calls, llm.stats.scored
+    for task, train_n in zip(TASKS, (sizes.silver_n, sizes.email_silver_n), strict=True):
+        report = demo.task(task, train_n)
+        tables[task.name] = _table(report)
+        sections.append(utility_run(runs, task, task.utility).eval_path("test", "md")
+                        .read_text().strip() + "\n")
+    demo.summary.update({"test tables": tables, "stage seconds": demo.timings,
+                         "llm calls": llm.stats.calls - calls,
+                         "llm scores": llm.stats.scored - scored,
+                         "seconds": round(time.perf_counter() - started, 1)})
+    write_json(runs / "demo-summary.json", demo.summary)
+    write_markdown(runs / "demo-results.md", sections)
+    console.print(f"[bold green]demo finished[/bold green] in {demo.summary['seconds']:.0f} s "
+                  f"({', '.join(f'{k} {v:.0f} s' for k, v in demo.timings.items())}); "
+                  f"{demo.summary['llm calls']} LLM generations and {demo.summary['llm scores']}"
+                  f" likelihoods computed; tables in {runs}/demo-results.md, plots in "
+                  f"{runs}/*/eval-test.png")
+    return demo.summary

@@ -58,6 +58,8 @@ class PointerDecoder(nn.Module):
         self.key = nn.Linear(hidden, hidden)
         self.relevance = nn.Linear(hidden, 1)  # a cross-encoder-like score of each pair
         self.stop = nn.Linear(hidden, 1)
+        for embedding in (self.step_embedding, self.rank_embedding):  # small, so the rank
+            nn.init.normal_(embedding.weight, std=0.02)  # does not drown the pair vectors
 
     def memory(self, pairs: torch.Tensor) -> torch.Tensor:
         """Candidate vectors [B, K, H] with their rank embeddings added."""
@@ -109,6 +111,7 @@ class Bridge:
         self.family = family
         self.kind = KIND
         self.device = device
+        self._pair_cache: dict[tuple[str, str], torch.Tensor] | None = None
 
     @property
     def k(self) -> int:
@@ -119,6 +122,13 @@ class Bridge:
         """An independent copy (same weights), e.g. the frozen reference of RL."""
         return Bridge(copy.deepcopy(self.model), self.tokenizer, self.format, self.family,
                       self.device)
+
+    def freeze_encoder(self) -> None:
+        """Stop training the encoder and remember every pair encoding it computes (in eval
+        mode, so no dropout): later passes over the same (query, candidate) reuse them."""
+        self.model.encoder.requires_grad_(False)
+        self.model.encoder.eval()
+        self._pair_cache = {}
 
     def trainable_parameters(self) -> Iterator[nn.Parameter]:
         """Everything but the encoder's word embeddings (kept frozen: no new tokens)."""
@@ -146,19 +156,37 @@ class Bridge:
         pairs = torch.zeros(len(queries), k, hidden, device=self.device)
         valid = torch.zeros(len(queries), k, dtype=torch.bool, device=self.device)
         if texts:
-            encoded = self.tokenizer([q for q, _ in texts], [p for _, p in texts],
-                                     padding=True, truncation="longest_first",
-                                     max_length=self.format.query_tokens
-                                     + self.format.passage_tokens + 3, return_tensors="pt")
-            encoded = {name: value.to(self.device) for name, value in encoded.items()}
-            states = self.model.encoder(**encoded).last_hidden_state
-            mask = encoded["attention_mask"].unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            cache = self._pair_cache
+            missing = list(dict.fromkeys(t for t in texts if cache is None or t not in cache))
+            if missing:
+                computed = self._encode(missing)
+                if cache is None:
+                    cache = dict(zip(missing, computed, strict=True))
+                else:
+                    cache.update((t, v.detach()) for t, v in zip(missing, computed,
+                                                                 strict=True))
+            pooled = torch.stack([cache[t] for t in texts])
             rows = torch.tensor([r for r, _ in slots], device=self.device)
             columns = torch.tensor([c for _, c in slots], device=self.device)
             pairs = pairs.index_put((rows, columns), pooled)
             valid[rows, columns] = True
         return pairs, valid
+
+    def _encode(self, texts: list[tuple[str, str]]) -> torch.Tensor:
+        """Mean-pooled encoder states of (query, candidate) pairs: [N, H]."""
+        encoded = self.tokenizer([q for q, _ in texts], [p for _, p in texts], padding=True,
+                                 truncation="longest_first",
+                                 max_length=self.format.query_tokens
+                                 + self.format.passage_tokens + 3, return_tensors="pt")
+        encoded = {name: value.to(self.device) for name, value in encoded.items()}
+        if self._pair_cache is not None:  # frozen: always the same encoding, no dropout
+            self.model.encoder.eval()
+            with torch.no_grad():
+                states = self.model.encoder(**encoded).last_hidden_state
+        else:
+            states = self.model.encoder(**encoded).last_hidden_state
+        mask = encoded["attention_mask"].unsqueeze(-1).to(states.dtype)
+        return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
     def _allowed(self, valid: torch.Tensor, step: int) -> torch.Tensor:
         """[B, K+1] actions allowed at `step`: the valid candidates (below max_ids), stop."""

@@ -69,6 +69,9 @@ class RLConfig:
         "help": "Whiten advantages per rollout (ppo) / per group (rloo)",
         "negative": "raw-rewards"})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature"})
+    train_encoder: bool = field(default=False, metadata={
+        "help": "Also update the encoder (default: only the pointer decoder learns, and every "
+                "pair encoding is computed once and reused)"})
     metric: str | None = field(default=None, metadata={
         "help": "Reward metric (default: the task's primary one)"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm"})
@@ -207,8 +210,8 @@ def ppo_update(policy: Bridge, value_head: ValueHead | None, rollout: Rollout,
             loss = -(objective * mask).sum() / mask.sum().clamp(min=1)
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(list(policy.trainable_parameters()),
-                                           config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_([p for p in policy.trainable_parameters()
+                                            if p.requires_grad], config.max_grad_norm)
             optimizer.step()
             losses.append(loss.item())
             outside = ((ratio - 1).abs() > config.clip_range) & mask
@@ -262,6 +265,8 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
         return reference
 
     reference = fresh_reference()
+    if not config.train_encoder:
+        reference.freeze_encoder()
     checkpoint = latest_checkpoint(out)
     if checkpoint:
         state = json.loads((checkpoint / "state.json").read_text())
@@ -277,6 +282,8 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
         policy.model.requires_grad_(True)
         state = {"config": asdict(config), "iteration": 0, "steps": [], "dev": [],
                  "llm_calls": 0, "cache_hits": 0, "seconds": 0.0}
+    if not config.train_encoder:
+        policy.freeze_encoder()
     value_head = None
     value_optimizer = None
     if config.algorithm == "ppo":
@@ -284,7 +291,8 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
         value_head = ValueHead(hidden)
         value_optimizer = torch.optim.Adam(value_head.parameters(),
                                            lr=config.value_learning_rate)
-    optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.AdamW([p for p in policy.trainable_parameters() if p.requires_grad],
+                                  lr=config.learning_rate)
     if checkpoint:
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
         if value_head is not None and value_optimizer is not None:

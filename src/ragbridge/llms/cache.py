@@ -134,6 +134,21 @@ class CachedLLM:
         self.stats.score_hits += len(prompts) - len(missing)
         return [found[key] for key in keys]
 
+    def add_rows(self, generated: list[tuple[str, str, str]],
+                 scored: list[tuple[str, str, float, int]]) -> int:
+        """Add (key, identity, output) and (key, identity, total, tokens) rows that are not
+        cached yet; returns how many were added."""
+        with self._lock:
+            before = self._connection.total_changes
+            self._connection.executemany(
+                "INSERT OR IGNORE INTO responses (key, identity, output) VALUES (?, ?, ?)",
+                generated)
+            self._connection.executemany(
+                "INSERT OR IGNORE INTO scores (key, identity, total, tokens) "
+                "VALUES (?, ?, ?, ?)", scored)
+            self._connection.commit()
+            return self._connection.total_changes - before
+
     def close(self) -> None:
         """Close the sqlite connection."""
         with self._lock:

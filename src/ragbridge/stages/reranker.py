@@ -27,7 +27,8 @@ class RerankerConfig:
     batch_size: int = field(default=16, metadata={"help": "Pairs per training step"})
     learning_rate: float = field(default=2e-5, metadata={"help": "AdamW learning rate"})
     max_length: int = field(default=256, metadata={"help": "Tokens per (query, passage) pair"})
-    dev_limit: int = field(default=100, metadata={"help": "Dev examples for the threshold"})
+    dev_limit: int | None = field(default=100, metadata={
+        "help": "Dev examples for the threshold (none: all)"})
     seed: int = field(default=0, metadata={"help": "Seed"})
     out: Path | None = field(default=None, metadata={"help": "Output folder (RUN/reranker)"})
     device: str = field(default="cpu", metadata={"help": "cpu | cuda"})

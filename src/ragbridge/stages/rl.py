@@ -27,7 +27,8 @@ class RLStageConfig:
         "help": "SL bridge folder to start from and stay near (default RUN/bridge-sl/model), "
                 "or a family (minilm-fid, encoder:PATH) for an RL-only run"})
     out: Path | None = field(default=None, metadata={"help": "Output folder (RUN/bridge-rl)"})
-    dev_limit: int = field(default=100, metadata={"help": "Dev examples evaluated"})
+    dev_limit: int | None = field(default=100, metadata={
+        "help": "Dev examples evaluated (none: all)"})
     train_limit: int | None = field(default=None, metadata={
         "help": "At most this many train queries to draw rollouts from"})
     trainer: RLConfig = field(default_factory=RLConfig)

@@ -20,7 +20,8 @@ class SLStageConfig:
     """Which silver the SL trainer sees, where it writes, and the trainer's own knobs."""
 
     limit: int | None = field(default=None, metadata={"help": "At most this many train queries"})
-    dev_limit: int = field(default=100, metadata={"help": "Dev examples evaluated per epoch"})
+    dev_limit: int | None = field(default=100, metadata={
+        "help": "Dev examples evaluated per epoch (none: all)"})
     informative_only: bool = field(default=True, metadata={
         "help": "Train only on searches where some passage changed the metric (measured "
                 "better, BENCHMARKS.md); --all-silver keeps every record",

@@ -1,0 +1,68 @@
+"""Ship and replay LLM judgments: the response cache of a finished study, as one file.
+
+`export_judgments` writes every cached generation and likelihood of one LLM identity to a
+gzip JSONL file (keys are hashes of model identity, settings and prompt, so the file holds
+no prompt text). `import_judgments` adds such a file to an LLM's cache; a later run that asks
+the same questions of the same LLM gets the study's answers without computing them, and
+computes only what is new. The identity must match exactly: judgments of `smollm2-bf16` are
+never used for `smollm2-fp32`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ragbridge.jsonl import InputError
+
+if TYPE_CHECKING:
+    from ragbridge.llms import CachedLLM
+
+SHIPPED = Path(__file__).parent / "judgments" / "study.jsonl.gz"
+
+
+def export_judgments(cache: Path, identity: str, out: Path) -> int:
+    """Write the cache's rows of `identity` to `out`; returns how many."""
+    connection = sqlite3.connect(cache)
+    rows = [{"kind": "generate", "key": key, "output": output} for key, output in
+            connection.execute("SELECT key, output FROM responses WHERE identity = ? "
+                               "ORDER BY key", (identity,))]
+    rows += [{"kind": "score", "key": key, "total": total, "tokens": tokens}
+             for key, total, tokens in
+             connection.execute("SELECT key, total, tokens FROM scores WHERE identity = ? "
+                                "ORDER BY key", (identity,))]
+    connection.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".part")
+    with gzip.open(partial, "wt", encoding="utf-8") as handle:
+        handle.write(json.dumps({"identity": identity, "rows": len(rows)}) + "\n")
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    partial.replace(out)
+    return len(rows)
+
+
+def import_judgments(path: Path, llm: CachedLLM) -> int:
+    """Add a judgments file to `llm`'s cache (existing entries are kept); returns how many
+    were new. The file's identity must be the LLM's."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        header = json.loads(handle.readline())
+        if header.get("identity") != llm.identity:
+            raise InputError(f"{path} holds judgments of {header.get('identity')!r}, not of "
+                             f"{llm.identity!r}: replay them with that LLM (--llm) or run "
+                             "without --replay")
+        generated, scored = [], []
+        for number, line in enumerate(handle, start=2):
+            try:
+                row = json.loads(line)
+                if row["kind"] == "generate":
+                    generated.append((row["key"], llm.identity, row["output"]))
+                else:
+                    scored.append((row["key"], llm.identity, float(row["total"]),
+                                   int(row["tokens"])))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                raise InputError(f"{path}:{number}: bad judgment ({error})") from None
+    return llm.add_rows(generated, scored)

@@ -1,0 +1,50 @@
+"""Shipped judgments: exported from one cache, imported into another, replayed with no LLM
+call; refused for another LLM identity."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from silver_fakes import TableScorer
+
+from ragbridge.jsonl import InputError
+from ragbridge.llms import CachedLLM, GenerationSettings
+from ragbridge.replay import export_judgments, import_judgments
+
+SETTINGS = GenerationSettings()
+
+
+def test_exported_judgments_replay_without_llm_calls(tmp_path: Path) -> None:
+    study = CachedLLM(TableScorer({"q": {"a": -1.0, "b": -2.0}}), tmp_path / "study.sqlite")
+    outputs = study.generate(["q:a", "q:b"], SETTINGS)
+    scores = study.score(["q:a", "q:b"], ["r", "r"])
+    shipped = tmp_path / "judgments.jsonl.gz"
+    assert export_judgments(tmp_path / "study.sqlite", study.identity, shipped) == 4
+    with gzip.open(shipped, "rt") as handle:
+        rows = [json.loads(line) for line in handle][1:]
+    assert all(len(r["key"]) == 64 and "prompt" not in r for r in rows)  # hashed keys only
+    fresh_llm = TableScorer({"q": {}})
+    fresh = CachedLLM(fresh_llm, tmp_path / "user.sqlite")
+    assert import_judgments(shipped, fresh) == 4
+    assert import_judgments(shipped, fresh) == 0  # already there
+    assert fresh.generate(["q:a", "q:b"], SETTINGS) == outputs
+    assert fresh.score(["q:a", "q:b"], ["r", "r"]) == scores
+    assert fresh_llm.calls == 0 and fresh_llm.scored == 0
+    fresh.generate(["q:c"], SETTINGS)  # what is new is computed
+    assert fresh_llm.calls == 1
+
+
+def test_judgments_of_another_llm_are_refused(tmp_path: Path) -> None:
+    study = CachedLLM(TableScorer({}), tmp_path / "study.sqlite")
+    study.generate(["q:a"], SETTINGS)
+    shipped = tmp_path / "judgments.jsonl.gz"
+    export_judgments(tmp_path / "study.sqlite", study.identity, shipped)
+
+    class Other(TableScorer):
+        identity = "test:another-model"
+
+    with pytest.raises(InputError, match="not of 'test:another-model'"):
+        import_judgments(shipped, CachedLLM(Other({}), tmp_path / "user.sqlite"))
