@@ -1,25 +1,36 @@
 # Two entry points: `make demo` (main job end to end) and `make test` (lint + test suite).
-# Both create .venv and install ragbridge with every extra, at the exact versions in
-# constraints.txt (pyproject.toml declares only compatible ranges), on first use.
+# Both create .venv on first use and install ragbridge at the exact versions in
+# constraints.txt (pyproject.toml declares only compatible ranges): the demo needs only the
+# core and plots; the tests take every extra (serving, Ray, llama.cpp, the frameworks).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install demo demo-quick test lint
+.PHONY: install demo demo-quick study test lint
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar on -c constraints.txt -e '.[dev]'
 	touch $@
+
+$(VENV)/.installed-demo: $(VENV)/.created pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --progress-bar on -c constraints.txt -e '.[plots]'
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --progress-bar on -c constraints.txt -e '.[dev]'
+	touch $@ $(VENV)/.installed-demo
 
 install: $(VENV)/.installed
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-demo
 	$(BIN)/ragbridge demo
 
-demo-quick: $(VENV)/.installed
+demo-quick: $(VENV)/.installed-demo
 	$(BIN)/ragbridge demo --quick
+
+study: $(VENV)/.installed-demo
+	$(BIN)/ragbridge demo --preset study --no-replay --runs runs/study
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

@@ -1,13 +1,15 @@
-"""PPO vs critic-free RLOO on the same budget of LLM calls, and RL without SL (issue 5).
+"""PPO vs critic-free RLOO, settings that may let RL improve on its SL start, and RL without
+SL (issues 5 and 15).
 
-Every variant samples the same number of sequences per iteration (PPO: 16 queries x 1 sample;
-RLOO: 8 queries x 2 samples) for the same number of iterations, so each scores the same
-number of (query, sequence) pairs through the frozen LLM; "LLM calls" counts those the cache
+The first three variants sample the same number of sequences per iteration (PPO: 16
+queries x 1 sample; RLOO: 8 queries x 2 samples); the issue-15 variants trade queries for
+samples per query, learning rate, KL and reward. "LLM calls" counts the judgments the cache
 could not answer. Dev metric: greedy decoding on the run's dev queries, at the start and
-every `--eval-every` iterations. Needs a run with an SL bridge (`ragbridge demo` or
-`ragbridge train-sl`):
+every `--eval-every` iterations. Needs a run with an SL bridge (`--sl`, default
+RUN/bridge-sl/model):
 
-    python benchmarks/rl_compare.py --run runs/email-subject-bm25 --iterations 30
+    python benchmarks/rl_compare.py --run runs/email-subject-bm25 --iterations 30 \
+        --variants "SL + RLOO x4, lr 1e-4" "SL + PPO, lr 1e-4"
 
 Each variant trains into `OUT/<run name>/<variant>/` and resumes there.
 """
@@ -30,8 +32,21 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "SL + RLOO (critic-free, 2 samples)": ("sl", {"algorithm": "rloo", "rollout_queries": 8,
                                                   "samples_per_query": 2}),
     "RL only: PPO from MiniLM, no SL": ("minilm-fid", {"algorithm": "ppo",
-                                                          "rollout_queries": 16,
-                                                          "samples_per_query": 1}),
+                                                       "rollout_queries": 16,
+                                                       "samples_per_query": 1}),
+    # issue 15: settings under which RL may improve on its SL start
+    "SL + RLOO x4, lr 1e-5": ("sl", {"algorithm": "rloo", "rollout_queries": 8,
+                                     "samples_per_query": 4, "learning_rate": 1e-5}),
+    "SL + RLOO x4, lr 1e-4": ("sl", {"algorithm": "rloo", "rollout_queries": 8,
+                                     "samples_per_query": 4, "learning_rate": 1e-4}),
+    "SL + RLOO x4, lr 1e-4, metric + likelihood gain": (
+        "sl", {"algorithm": "rloo", "rollout_queries": 8, "samples_per_query": 4,
+               "learning_rate": 1e-4, "likelihood_weight": 0.2}),
+    "SL + PPO, lr 1e-4": ("sl", {"algorithm": "ppo", "rollout_queries": 32,
+                                 "samples_per_query": 1, "learning_rate": 1e-4}),
+    "SL + RLOO x4, lr 1e-4, kl 0.2": ("sl", {"algorithm": "rloo", "rollout_queries": 8,
+                                             "samples_per_query": 4, "learning_rate": 1e-4,
+                                             "kl_coef": 0.2}),
 }
 
 
@@ -70,8 +85,10 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--dev", type=int, default=100)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS)[:3],
                         choices=list(VARIANTS))
+    parser.add_argument("--sl", type=Path, default=None,
+                        help="the SL bridge to start from (default RUN/bridge-sl/model)")
     parser.add_argument("--llm", default="smollm2")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/rl_compare"))
     args = parser.parse_args()
@@ -80,13 +97,13 @@ def main() -> None:
     histories = {}
     for name in args.variants:
         start, settings = VARIANTS[name]
-        begin = str(args.run / "bridge-sl" / "model") if start == "sl" else start
+        begin = str(args.sl or args.run / "bridge-sl" / "model") if start == "sl" else start
         config = rl.RLStageConfig(start=begin, out=out / _slug(name), dev_limit=args.dev,
                                   trainer=RLConfig(iterations=args.iterations,
                                                    eval_every=args.eval_every, **settings))
         histories[name] = rl.run(RunDir(args.run), config, llm).history
-    lines = [f"{args.run.name}: {args.iterations} iterations x 16 sampled sequences, "
-             f"{args.dev} dev queries, LLM `{args.llm}`", "",
+    lines = [f"{args.run.name}: {args.iterations} iterations, {args.dev} dev queries, "
+             f"LLM `{args.llm}`", "",
              "| variant | dev at start | dev by evaluation | best dev | passages (last dev) "
              "| KL at end | LLM calls | seconds |", "|---|---:|---|---:|---:|---:|---:|---:|"]
     for name, history in histories.items():
