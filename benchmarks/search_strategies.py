@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,6 @@ from ragbridge.rundir import RunDir
 from ragbridge.silver import SilverConfig
 from ragbridge.stages import evaluate, silver, sl
 from ragbridge.stages.inputs import read_silver
-
-
-def _run_for(base: Path, name: str) -> RunDir:
-    run = RunDir(base.parent / f"{base.name}-{name}")
-    if not run.candidates_path.exists():
-        shutil.copyfile(base / "candidates.jsonl", run.candidates_path)
-        run.record("retrieve", RunDir(base).config()["retrieve"])
-    return run
 
 
 def main() -> None:
@@ -53,7 +44,7 @@ def main() -> None:
     llm = load_llm(args.llm)
     found: dict[str, dict[str, Any]] = {}
     for strategy in ("greedy", "singles"):
-        run = _run_for(args.run, f"{strategy}-{args.utility.replace('+', '-')}-"
+        run = RunDir(args.run).sibling(f"{strategy}-{args.utility.replace('+', '-')}-"
                                  f"{args.train}")
         search = SilverConfig(utility=args.utility, strategy=strategy,
                               max_length=args.max_length)

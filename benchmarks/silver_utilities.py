@@ -9,16 +9,18 @@ share of informative searches, mean silver length, share empty, LLM work and sec
 query (searching the train queries), then the SL bridge's dev metric beside top-1 and top-K,
 and how varied its dev choices are.
 
-    python benchmarks/silver_utilities.py --run runs/email-subject-bm25 --train 200 --dev 100
+    python benchmarks/silver_utilities.py --run runs/study/email-subject-bm25 --train 200 --dev 100
 
 Every stage resumes and every LLM judgment is cached: rerunning continues or only reports.
+The cost columns count the judgments each search asked for (prompts generated for and
+references scored, whether the cache or the model answered them): run after the study,
+most are answered from its cache, so measured seconds would say nothing about cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +33,6 @@ from ragbridge.stages import evaluate, silver, sl
 UTILITIES = ("metric", "likelihood", "metric+likelihood")
 
 
-def _run_for(base: Path, utility: str, strategy: str) -> RunDir:
-    """A run directory for one utility that shares the base run's candidates."""
-    folder = base.parent / f"{base.name}-{strategy}-{utility.replace('+', '-')}"
-    run = RunDir(folder)
-    if not run.candidates_path.exists():
-        shutil.copyfile(base / "candidates.jsonl", run.candidates_path)
-        run.record("retrieve", RunDir(base).config()["retrieve"])
-    return run
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,26 +40,26 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=200)
     parser.add_argument("--dev", type=int, default=100)
     parser.add_argument("--utilities", nargs="+", default=list(UTILITIES), choices=UTILITIES)
-    parser.add_argument("--max-length", type=int, default=SilverConfig.max_length)
-    parser.add_argument("--strategy", default=SilverConfig.strategy,
-                        choices=("greedy", "singles"))
+    parser.add_argument("--max-length", type=int, default=2)
+    parser.add_argument("--strategy", default="singles", choices=("greedy", "singles"))
     parser.add_argument("--epochs", type=int, default=SLConfig.epochs)
-    parser.add_argument("--llm", default="smollm2")
+    parser.add_argument("--llm", default="smollm2-fp32")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/silver_utilities"))
     args = parser.parse_args()
     llm = load_llm(args.llm)
     rows: list[dict[str, Any]] = []
     for utility in args.utilities:
-        run = _run_for(args.run, utility, args.strategy)
-        search = SilverConfig(utility=utility, max_length=args.max_length,
-                              strategy=args.strategy)
+        run = RunDir(args.run).sibling(f"{args.strategy}-{utility.replace('+', '-')}")
         found = {}
         for split, limit in (("train", args.train), ("dev", args.dev)):
-            calls, scored = llm.stats.calls, llm.stats.scored
+            search = SilverConfig(utility=utility, max_length=args.max_length,
+                                  strategy=args.strategy, judge_top_k=split != "train")
+            before = (llm.stats.calls + llm.stats.hits, llm.stats.scored + llm.stats.score_hits)
             summary = silver.run(run, silver.SilverStageConfig(split=split, limit=limit,
                                                                search=search), llm)
-            found[split] = {**summary.to_dict(), "generations": llm.stats.calls - calls,
-                            "scores": llm.stats.scored - scored}
+            found[split] = {**summary.to_dict(),
+                            "generations": llm.stats.calls + llm.stats.hits - before[0],
+                            "scores": llm.stats.scored + llm.stats.score_hits - before[1]}
             print(f"{run.path.name} {split}: {summary.queries} queries, "
                   f"{summary.seconds:.0f} s", flush=True)
         trained = sl.run(run, sl.SLStageConfig(dev_limit=args.dev,
@@ -83,7 +75,6 @@ def main() -> None:
             "empty": train["share_empty"],
             "generations_per_query": train["generations"] / max(train["queries"], 1),
             "scores_per_query": train["scores"] / max(train["queries"], 1),
-            "seconds_per_query": train["seconds"] / max(train["queries"], 1),
             "sl_train_examples": trained.train, "metric": report.metric,
             "results": {r.method: {"metric": r.metric, "passages": r.passages,
                                    "distinct": r.diversity.distinct,
@@ -98,23 +89,24 @@ def main() -> None:
              f"utility ({args.strategy} search, max length {args.max_length}), SL bridge "
              f"({SLConfig.family}, "
              f"{args.epochs} epochs) on its train silver, LLM `{llm.identity}`", "",
-             "| utility | informative % | mean length | empty % | LLM generations / query "
-             "| likelihoods / query | s / query | SL train | dev top-1 | dev top-"
+             "| utility | informative % | mean length | empty % | generations / query "
+             "| likelihoods / query | SL train | dev top-1 | dev top-"
              f"{k} | dev silver oracle | dev SL bridge | bridge distinct | bridge most "
-             "common % |", "|---|" + "---:|" * 13]
+             "common % |", "|---|" + "---:|" * 12]
     for row in rows:
         results = row["results"]
         lines.append(
             f"| {row['utility']} | {row['informative']:.0f} | {row['mean_length']:.2f} | "
             f"{row['empty']:.0f} | {row['generations_per_query']:.1f} | "
-            f"{row['scores_per_query']:.1f} | {row['seconds_per_query']:.1f} | "
+            f"{row['scores_per_query']:.1f} | "
             f"{row['sl_train_examples']} | {results['top-1']['metric']:.1f} | "
             f"{results[f'top-{k}']['metric']:.1f} | "
             f"{results.get('silver oracle', {}).get('metric', float('nan')):.1f} | "
             f"{row['bridge_dev']:.1f} | {row['bridge_distinct']} | "
             f"{row['bridge_most_common']:.0f} |")
-    lines += ["", f"dev metric: {metric}; the silver oracle row is each utility's own dev "
-                  "silver (the same queries)"]
+    lines += ["", f"dev metric: {metric}; the silver oracle is each utility's own dev silver "
+                  "(the same queries); generations and likelihoods per query count what each "
+                  "search asked for on train, cached or not"]
     table = "\n".join(lines)
     print(table)
     out = args.out / f"{args.run.name}-{args.strategy}"

@@ -159,3 +159,14 @@ def test_qa_runs_are_also_reported_on_the_answerable_examples(tmp_path: Path) ->
     assert by_name["top-1"].scores == [30.0] and by_name["top-1"].metric == 30.0
     assert by_name["no retrieval"].scores == [50.0]
     assert "the 1 answerable" in (run.path / "eval-test.md").read_text()
+
+
+def test_the_comparison_says_how_much_of_the_gap_to_the_oracle_is_closed() -> None:
+    results = [_result("top-5", "baseline", [100.0, 0.0, 0.0, 0.0]),   # 25
+               _result("BGM", "bridge", [100.0, 100.0, 0.0, 0.0]),      # 50
+               _result("silver oracle", "oracle", [100.0, 100.0, 100.0, 0.0])]  # 75
+    comparison = compare_with_best_baseline(results, "BGM")
+    assert comparison.gap_closed == pytest.approx(50.0)  # (50 - 25) / (75 - 25)
+    assert comparison.line().endswith("closes 50% of the gap from the best baseline to "
+                                      "the oracle")
+    assert compare_with_best_baseline(results[:2], "BGM").gap_closed is None  # no oracle

@@ -142,3 +142,80 @@ def test_a_backend_that_cannot_score_says_so(tmp_path: Path) -> None:
 
     with pytest.raises(LLMError, match="cannot score"):
         CachedLLM(EchoLLM(), tmp_path / "c.sqlite").score(["p"], ["r"])
+
+
+SHARED_CASES = [
+    ("Answer the question with a short answer, using the passages.\n[1] Pacific Ocean: The "
+     "Pacific Ocean is the largest and deepest of Earth's five oceanic divisions.\n"
+     "Question: what is the largest ocean", ["Pacific Ocean", "the Pacific"]),
+    ("What is the capital of France? Answer in one word.", ["Paris"]),
+    ("Write the subject line for the email below. Reply with the subject only.\nEmail:\n"
+     "Lunch on Friday at noon? I booked the usual place.", ["Friday lunch", "Lunch", "x"]),
+    ("Name a prime number.", []),
+]
+
+
+def _hf_generate(llm: TransformersLLM, prompt: str, settings) -> str:  # type: ignore[no-untyped-def]
+    """transformers' own `generate`, one prompt at a time: the independent reference."""
+    text = llm._chat_text(prompt)
+    encoded = llm.tokenizer([text], return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        out = llm.model.generate(**encoded, max_new_tokens=settings.max_new_tokens,
+                                 do_sample=False, temperature=None, top_p=None, top_k=None,
+                                 pad_token_id=llm.tokenizer.pad_token_id,
+                                 stop_strings=["\n"], tokenizer=llm.tokenizer)
+    new = llm.tokenizer.decode(out[0, encoded.input_ids.shape[1]:], skip_special_tokens=True)
+    return new.strip().split("\n", 1)[0].strip()
+
+
+def test_one_pass_generation_and_scoring_match_separate_passes(smollm2) -> None:
+    from ragbridge.llms import GenerationSettings
+
+    settings = GenerationSettings(max_new_tokens=12)
+    prompts = [p for p, _ in SHARED_CASES]
+    references = [r for _, r in SHARED_CASES]
+    outputs, scored = smollm2.generate_scored(prompts, settings, references)
+    assert outputs == [_hf_generate(smollm2, p, settings) for p in prompts]
+    assert [len(values) for values in scored] == [2, 1, 3, 0]
+    for prompt, refs, values in zip(prompts, references, scored, strict=True):
+        separate = smollm2.score([prompt] * len(refs), refs)  # full forward per pair
+        assert [v.tokens for v in values] == [v.tokens for v in separate]
+        for mine, theirs in zip(values, separate, strict=True):
+            assert mine.total == pytest.approx(theirs.total, abs=2e-4)
+
+
+def test_generate_and_score_is_cached_and_takes_one_pass(smollm2, tmp_path: Path) -> None:
+    from ragbridge.llms import GenerationSettings
+
+    settings = GenerationSettings(max_new_tokens=8)
+    calls: list[str] = []
+
+    class Counting:
+        identity = smollm2.identity
+
+        def generate(self, prompts, settings):  # type: ignore[no-untyped-def]
+            calls.append("generate")
+            return smollm2.generate(prompts, settings)
+
+        def score(self, prompts, references):  # type: ignore[no-untyped-def]
+            calls.append("score")
+            return smollm2.score(prompts, references)
+
+        def generate_scored(self, prompts, settings, references):  # type: ignore[no-untyped-def]
+            calls.append("both")
+            return smollm2.generate_scored(prompts, settings, references)
+
+    llm = CachedLLM(Counting(), tmp_path / "c.sqlite")
+    prompts, references = ["Name a colour.", "Name a fruit."], [["red", "blue"], ["apple"]]
+    llm.generate(["Name a colour."], settings)  # generated before: only its scores miss
+    calls.clear()
+    outputs, scored = llm.generate_and_score(prompts, settings, references)
+    assert calls == ["both", "score"]  # the fruit in one pass, the colour's scores alone
+    assert llm.stats.scored == 3 and llm.stats.score_hits == 0
+    assert outputs == llm.generate(prompts, settings)
+    assert scored == [llm.score(["Name a colour."] * 2, ["red", "blue"]),
+                      llm.score(["Name a fruit."], ["apple"])]
+    calls.clear()
+    again = CachedLLM(Counting(), tmp_path / "c.sqlite")
+    assert again.generate_and_score(prompts, settings, references) == (outputs, scored)
+    assert calls == [] and again.stats.calls == 0 and again.stats.scored == 0

@@ -289,7 +289,7 @@ def demo(
             help="Add the study's shipped LLM judgments to the cache first, so only what is "
                  "new is computed (--no-replay recomputes everything)")] = True,
         llm: Annotated[str, typer.Option(
-            help="The frozen LLM (the shipped judgments are this one's)")] = "smollm2-bf16"
+            help="The frozen LLM (the shipped judgments are this one's)")] = "smollm2-fp32"
         ) -> None:
     """The main job on the embedded default: data, retrieval, gap probe, silver search under
     the metric and the chosen utility, SL bridges, the point-wise reranker, RL-only and SL+RL
@@ -312,7 +312,7 @@ def demo(
 @app.command("export-judgments")
 def export_judgments_command(
         out: Annotated[Path, typer.Option(help="The gzip JSONL file to write")],
-        llm: Annotated[str, typer.Option(help="Whose judgments (an LLM spec)")] = "smollm2-bf16"
+        llm: Annotated[str, typer.Option(help="Whose judgments (an LLM spec)")] = "smollm2-fp32"
         ) -> None:
     """Write every cached judgment of one LLM to a file another machine can replay."""
     from ragbridge.llms import build_llm

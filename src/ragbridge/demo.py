@@ -16,7 +16,6 @@ It only sequences the stages (`ragbridge.stages`) and renders their reports
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -36,7 +35,8 @@ from ragbridge.silver import SilverConfig
 from ragbridge.stages import evaluate, gap, reranker, retrieve, rl, silver, sl
 
 K = 5
-DEMO_LLM = "smollm2-bf16"  # the study's LLM: its judgments are what the demo replays
+DEMO_LLM = "smollm2-fp32"  # the study's LLM (deterministic at any batch size, on any CPU):
+# its judgments are what the demo replays
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ TASKS = (
     DemoTask("nq-wiki-dense", "nq-wiki", "dense", "metric+likelihood",
              RLConfig(algorithm="rloo", samples_per_query=4, rollout_queries=8,
                       learning_rate=1e-5, kl_coef=0.05, passage_cost=0.02)),
-    DemoTask("email-subject-bm25", "email-subject", "bm25", "likelihood",
+    DemoTask("email-subject-bm25", "email-subject", "bm25", "metric+likelihood",
              RLConfig(algorithm="rloo", samples_per_query=4, rollout_queries=8,
                       learning_rate=1e-5, kl_coef=0.05)),
 )
@@ -72,7 +72,7 @@ class DemoSizes:
     sl_epochs: int
     rl_iterations: int  # RL iterations for SL+RL and RL-only; 0 skips RL
     search: SilverConfig = field(default_factory=lambda: SilverConfig(strategy="singles",
-                                                                      max_length=3))
+                                                                      max_length=2))
 
 
 PRESETS: dict[str, DemoSizes] = {
@@ -109,13 +109,7 @@ def _ensure_data(name: str, console: Console, progress: ProgressCallback | None)
 def utility_run(runs: Path, task: DemoTask, utility: str) -> RunDir:
     """The run directory of one task's silver utility; it shares the task's candidates."""
     base = RunDir(runs / task.name)
-    if utility == task.utility:
-        return base
-    run = RunDir(runs / f"{task.name}-{utility.replace('+', '-')}")
-    if not run.candidates_path.exists() or "retrieve" not in run.config():
-        shutil.copyfile(base.candidates_path, run.candidates_path)
-        run.record("retrieve", base.config()["retrieve"])
-    return run
+    return base if utility == task.utility else base.sibling(utility.replace("+", "-"))
 
 
 class Demo:
@@ -151,9 +145,11 @@ class Demo:
         found = {}
         for split, limit in (("train", train_n), ("dev", self.sizes.dev_n),
                              ("test", self.sizes.test_n)):
+            # top-K is only recorded where it is a baseline (dev, test): on train it would
+            # cost one long prompt per query for nothing the bridge learns from
+            search = replace(self.sizes.search, utility=utility, judge_top_k=split != "train")
             summary = silver.run(run, silver.SilverStageConfig(
-                split=split, limit=limit, search=replace(self.sizes.search, utility=utility)),
-                self.llm, progress=self.progress)
+                split=split, limit=limit, search=search), self.llm, progress=self.progress)
             self.console.print(silver_table(summary, f"{run.path.name}: silver ({split})"))
             found[split] = summary.to_dict()
         return found
@@ -167,31 +163,37 @@ class Demo:
             f"{d['metric']:.1f}" for d in trained.history["dev"]))
         return trained.model
 
-    def rl(self, run: RunDir, task: DemoTask, start: str, out: str) -> Path:
-        """RL with the task's reward from an SL bridge (or a fresh family: RL-only)."""
+    def rl(self, run: RunDir, task: DemoTask, start: str, out: str,
+           train_n: int | None) -> Path:
+        """RL with the task's reward from an SL bridge (or a fresh family: RL-only), drawing
+        rollouts from the queries the silver search judged (their judgments are cached)."""
         trainer = replace(task.reward, iterations=self.sizes.rl_iterations,
                           eval_every=max(self.sizes.rl_iterations // 4, 1))
         result = rl.run(run, rl.RLStageConfig(start=start, out=run.bridge_path(out),
-                                              dev_limit=self.sizes.dev_n,
+                                              dev_limit=self.sizes.dev_n, train_limit=train_n,
                                               trainer=trainer),
                         self.llm, progress=self.progress)
         self.console.print(f"{run.path.name} {out}: dev " + " -> ".join(
             f"{d['metric']:.1f}" for d in result.history["dev"]))
         return result.model
 
+    def task_silver(self, task: DemoTask, train_n: int | None) -> None:
+        """Silver under the chosen utility, then under the metric (which mostly reuses the
+        chosen utility's judgments: the same prompts, generated once)."""
+        silver_found = {}
+        for utility in dict.fromkeys((task.utility, "metric")):
+            silver_found[utility] = self.silver(utility_run(self.runs, task, utility),
+                                                utility, train_n)
+        self.summary.setdefault("silver", {})[task.name] = silver_found
+        self.lap(f"{task.name} silver")
+
     def task(self, task: DemoTask, train_n: int | None) -> evaluate.EvaluationReport:
-        """Silver, bridges, reranker and the test table of one task."""
+        """Gap probe, bridges, reranker and the test table of one task (after its silver)."""
         chosen = utility_run(self.runs, task, task.utility)
         probed = gap.run(chosen, gap.GapConfig(n=self.sizes.gap_n), self.llm,
                          progress=self.progress)
         self.console.print(gap_table(probed.report, probed.title))
         self.lap(f"{task.name} gap probe")
-        silver_found = {}
-        for utility in dict.fromkeys(("metric", task.utility)):
-            silver_found[utility] = self.silver(utility_run(self.runs, task, utility),
-                                                utility, train_n)
-        self.summary.setdefault("silver", {})[task.name] = silver_found
-        self.lap(f"{task.name} silver")
         bridges = {"SL (metric silver)": self.sl(utility_run(self.runs, task, "metric"),
                                                  "SL (metric silver)")}
         bridges[f"SL ({task.utility} silver)"] = self.sl(chosen, f"SL ({task.utility})")
@@ -201,10 +203,11 @@ class Demo:
             self.console.print(f"point-wise reranker: threshold {tuned.threshold:.3f}")
         self.lap(f"{task.name} SL and reranker")
         if self.sizes.rl_iterations:
-            bridges["RL-only"] = self.rl(chosen, task, "minilm-fid", "bridge-rl-only")
+            bridges["RL-only"] = self.rl(chosen, task, "minilm-fid", "bridge-rl-only",
+                                         train_n)
             bridges["SL+RL (BGM)"] = self.rl(chosen, task,
                                              str(bridges[f"SL ({task.utility} silver)"]),
-                                             "bridge-rl")
+                                             "bridge-rl", train_n)
         self.lap(f"{task.name} RL")
         report = evaluate.run(chosen, evaluate.EvaluateConfig(
             split="test", n=self.sizes.test_n,
@@ -249,7 +252,10 @@ def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console,
     demo.lap("retrieve")
     tables, sections = {}, ["# ragbridge demo: test tables", ""]
     calls, scored = llm.stats.calls, llm.stats.scored
-    for task, train_n in zip(TASKS, (sizes.silver_n, sizes.email_silver_n), strict=True):
+    train_sizes = list(zip(TASKS, (sizes.silver_n, sizes.email_silver_n), strict=True))
+    for task, train_n in train_sizes:  # the LLM's heaviest work first, for both tasks
+        demo.task_silver(task, train_n)
+    for task, train_n in train_sizes:
         report = demo.task(task, train_n)
         tables[task.name] = _table(report)
         sections.append(utility_run(runs, task, task.utility).eval_path("test", "md")

@@ -120,12 +120,15 @@ class Comparison:
     low: float
     high: float
     examples: int
+    gap_closed: float | None = None  # % of the best baseline -> oracle gap the method closes
 
     def line(self) -> str:
         """One sentence for tables and logs."""
+        closed = "" if self.gap_closed is None else (
+            f"; closes {self.gap_closed:.0f}% of the gap from the best baseline to the oracle")
         return (f"{self.method} vs best baseline ({self.baseline}): {self.mean:+.1f} "
                 f"[95% CI {self.low:+.1f}, {self.high:+.1f}], paired bootstrap over "
-                f"{self.examples} examples")
+                f"{self.examples} examples{closed}")
 
 
 def compare_with_best_baseline(results: Sequence[MethodResult],
@@ -137,4 +140,7 @@ def compare_with_best_baseline(results: Sequence[MethodResult],
         raise ValueError(f"need the method {method!r} and at least one baseline")
     best = max(baselines, key=lambda r: r.metric)
     mean, low, high = paired_bootstrap(by_name[method].scores, best.scores)
-    return Comparison(method, best.method, mean, low, high, len(best.scores))
+    oracle = next((r for r in results if r.kind == "oracle"), None)
+    closed = (100.0 * (by_name[method].metric - best.metric) / (oracle.metric - best.metric)
+              if oracle is not None and oracle.metric > best.metric else None)
+    return Comparison(method, best.method, mean, low, high, len(best.scores), closed)

@@ -84,10 +84,16 @@ class Judge:
         prompts = [self.task.build_prompt(e, p)
                    for e, p in zip(examples, passage_lists, strict=True)]
         outputs: list[str | None] = [None] * len(prompts)
-        if generate and prompts:
-            outputs = list(self.llm.generate(prompts, self.task.generation))
         likelihoods: list[LogLikelihood | None] = [None] * len(prompts)
-        if likelihood and prompts:
+        if generate and likelihood and prompts:  # one pass over each prompt for both
+            references = self._references(examples)
+            texts, scored = self.llm.generate_and_score(prompts, self.task.generation,
+                                                        references)
+            outputs = list(texts)
+            likelihoods = [max(values, key=lambda v: v.mean) for values in scored]
+        elif generate and prompts:
+            outputs = list(self.llm.generate(prompts, self.task.generation))
+        elif likelihood and prompts:
             likelihoods = list(self.likelihoods(examples, prompts))
         return [Judgment(prompt, output,
                          self.task.score(output, example) if output is not None else {},
@@ -100,16 +106,21 @@ class Judge:
         """Per prompt, the likelihood of its example's best reference (by per-token mean),
         all (prompt, reference) pairs scored in one batched, cached call."""
         pairs = [(n, prompt, reference)
-                 for n, (example, prompt) in enumerate(zip(examples, prompts, strict=True))
-                 for reference in self.references(example)]
-        if any(not self.references(e) for e in examples):
-            raise ValueError("an example has no reference to score (no answers, no target)")
+                 for n, (references, prompt) in enumerate(zip(self._references(examples),
+                                                              prompts, strict=True))
+                 for reference in references]
         values = self.llm.score([p for _, p, _ in pairs], [r for _, _, r in pairs])
         best: dict[int, LogLikelihood] = {}
         for (n, _, _), value in zip(pairs, values, strict=True):
             if n not in best or value.mean > best[n].mean:
                 best[n] = value
         return [best[n] for n in range(len(prompts))]
+
+    def _references(self, examples: Sequence[Example]) -> list[list[str]]:
+        found = [list(self.references(example)) for example in examples]
+        if any(not references for references in found):
+            raise ValueError("an example has no reference to score (no answers, no target)")
+        return found
 
     def judge_positions(self, items: Sequence[Candidates], positions: Sequence[Sequence[int]],
                         generate: bool | None = None,

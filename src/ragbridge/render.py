@@ -189,7 +189,8 @@ def silver_table(summary: SilverSummary, title: str = "silver search") -> Table:
     table.add_column("measure")
     table.add_column("value", justify="right")
     for label, value in [("mean silver score", f"{summary.mean_silver:.1f}"),
-                         ("mean top-K score", f"{summary.mean_top_k:.1f}"),
+                         ("mean top-K score", "not measured" if summary.mean_top_k is None
+                          else f"{summary.mean_top_k:.1f}"),
                          ("mean empty score", f"{summary.mean_empty:.1f}"),
                          ("mean sequence length", f"{summary.mean_length:.2f}"),
                          ("empty sequences %", f"{summary.share_empty:.1f}"),

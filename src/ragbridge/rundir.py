@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import platform
+import shutil
 import socket
 import sys
 from collections.abc import Iterator
@@ -87,6 +88,15 @@ class RunDir:
     def eval_path(self, split: str, suffix: str) -> Path:
         """`eval-SPLIT.{json,md,png}`."""
         return self.path / f"eval-{split}.{suffix}"
+
+    def sibling(self, suffix: str) -> RunDir:
+        """`NAME-SUFFIX/` beside this run, sharing its candidates and retrieve settings: the
+        same queries under another silver utility or search."""
+        run = RunDir(self.path.parent / f"{self.path.name}-{suffix}")
+        if not run.candidates_path.exists() or "retrieve" not in run.config():
+            shutil.copyfile(self.candidates_path, run.candidates_path)
+            run.record("retrieve", self.config()["retrieve"])
+        return run
 
     # ---- settings -----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:

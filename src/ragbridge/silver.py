@@ -46,6 +46,9 @@ class SilverConfig:
                 "prefixes of their ranking)"})
     batch_queries: int = field(default=16, metadata={
         "help": "Queries searched together (one LLM batch per step; the resume unit)"})
+    judge_top_k: bool = field(default=True, metadata={
+        "help": "Also measure top-K in retriever order for the record (one long prompt per "
+                "query; the search itself never needs it)", "flag": "top_k"})
 
     def __post_init__(self) -> None:
         if self.utility not in UTILITIES:
@@ -93,15 +96,17 @@ def search_batch(items: Sequence[Candidates], judge: Judge,
                  config: SilverConfig) -> list[dict[str, Any]]:
     """Search a batch of queries; return one record per query, in order."""
     states = [SearchState(item) for item in items]
-    # step 0: the empty sequence and the retriever's top-K order, both measured both ways
+    # step 0: the empty sequence (and, for the record, the retriever's top-K order)
+    tops = [list(range(len(s.item.hits))) for s in states] if config.judge_top_k else []
     baselines = judge.judge_positions(
-        [s.item for s in states] * 2,
-        [[] for _ in states] + [list(range(len(s.item.hits))) for s in states],
-        generate=True)
+        [s.item for s in states] + [s.item for s in states][:len(tops)],
+        [[] for _ in states] + tops, generate=True)
     for number, state in enumerate(states):
-        empty, top_k = baselines[number], baselines[len(states) + number]
+        empty = baselines[number]
         state.utility, state.best = judge.utility(empty), empty
-        state.trace.append({"empty": _measured(judge, empty), "top_k": _measured(judge, top_k)})
+        state.trace.append({"empty": _measured(judge, empty)})
+        if tops:
+            state.trace[-1]["top_k"] = _measured(judge, baselines[len(states) + number])
     if config.strategy == "singles":
         _singles(states, judge, config)
     while config.strategy == "greedy":
@@ -174,7 +179,8 @@ def _record(state: SearchState, final: Judgment, judge: Judge) -> dict[str, Any]
             "silver": [hits[i].passage.id for i in state.sequence],
             "silver_positions": state.sequence, "score": judge.metric_of(final),
             "scores": final.scores, "utility_score": round(state.utility, 6),
-            "empty_score": first["empty"]["metric"], "top_k_score": first["top_k"]["metric"],
+            "empty_score": first["empty"]["metric"],
+            "top_k_score": first["top_k"]["metric"] if "top_k" in first else None,
             "empty_utility": first["empty"]["utility"],
             "trace": [{"step": n, **step} for n, step in enumerate(state.trace)]}
 
@@ -198,7 +204,7 @@ class SilverSummary:
 
     queries: int
     mean_silver: float
-    mean_top_k: float
+    mean_top_k: float | None  # None when top-K was not measured
     mean_empty: float
     mean_length: float
     share_empty: float
@@ -220,7 +226,9 @@ def summarize(records: Sequence[dict[str, Any]], llm_calls: int, cache_hits: int
     return SilverSummary(
         queries=len(records),
         mean_silver=sum(r["score"] for r in records) / count,
-        mean_top_k=sum(r["top_k_score"] for r in records) / count,
+        mean_top_k=(sum(tops) / len(tops)) if (tops := [r["top_k_score"] for r in records
+                                                        if r.get("top_k_score") is not None])
+        else None,
         mean_empty=sum(r["empty_score"] for r in records) / count,
         mean_length=sum(len(r["silver"]) for r in records) / count,
         share_empty=100.0 * sum(not r["silver"] for r in records) / count,

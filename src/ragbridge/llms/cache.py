@@ -77,6 +77,26 @@ class CachedLLM:
                 [(key, self.identity, output) for key, output in items])
             self._connection.commit()
 
+    def _score_lookup(self, keys: list[str]) -> dict[str, LogLikelihood]:
+        found: dict[str, LogLikelihood] = {}
+        with self._lock:
+            unique = sorted(set(keys))
+            for start in range(0, len(unique), 500):
+                chunk = unique[start:start + 500]
+                rows = self._connection.execute(
+                    f"SELECT key, total, tokens FROM scores WHERE key IN "
+                    f"({','.join('?' * len(chunk))})", chunk)
+                found.update((k, LogLikelihood(t, n)) for k, t, n in rows.fetchall())
+        return found
+
+    def _store_scores(self, items: list[tuple[str, LogLikelihood]]) -> None:
+        with self._lock:
+            self._connection.executemany(
+                "INSERT OR REPLACE INTO scores (key, identity, total, tokens) "
+                "VALUES (?, ?, ?, ?)",
+                [(key, self.identity, value.total, value.tokens) for key, value in items])
+            self._connection.commit()
+
     def generate(self, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
         """Outputs for all prompts; each distinct uncached prompt reaches the model once."""
         keys = [cache_key(self.identity, settings, prompt) for prompt in prompts]
@@ -105,15 +125,7 @@ class CachedLLM:
                            "(teacher-forced log-likelihoods); use a transformers, llama.cpp or "
                            "log-probability-capable endpoint backend")
         keys = [score_key(self.identity, p, r) for p, r in zip(prompts, references, strict=True)]
-        found: dict[str, LogLikelihood] = {}
-        with self._lock:
-            unique = sorted(set(keys))
-            for start in range(0, len(unique), 500):
-                chunk = unique[start:start + 500]
-                rows = self._connection.execute(
-                    f"SELECT key, total, tokens FROM scores WHERE key IN "
-                    f"({','.join('?' * len(chunk))})", chunk)
-                found.update((k, LogLikelihood(t, n)) for k, t, n in rows.fetchall())
+        found = self._score_lookup(keys)
         missing: dict[str, tuple[str, str]] = {}
         for key, prompt, reference in zip(keys, prompts, references, strict=True):
             if key not in found:
@@ -123,16 +135,61 @@ class CachedLLM:
             chunk = pending[start:start + self.chunk_size]
             values = scorer([p for _, (p, _) in chunk], [r for _, (_, r) in chunk])
             fresh = list(zip([key for key, _ in chunk], values, strict=True))
-            with self._lock:
-                self._connection.executemany(
-                    "INSERT OR REPLACE INTO scores (key, identity, total, tokens) "
-                    "VALUES (?, ?, ?, ?)",
-                    [(key, self.identity, value.total, value.tokens) for key, value in fresh])
-                self._connection.commit()
+            self._store_scores(fresh)
             found.update(fresh)
         self.stats.scored += len(missing)
         self.stats.score_hits += len(prompts) - len(missing)
         return [found[key] for key in keys]
+
+    def generate_and_score(self, prompts: Sequence[str], settings: GenerationSettings,
+                           references: Sequence[Sequence[str]]
+                           ) -> tuple[list[str], list[list[LogLikelihood]]]:
+        """`generate` and `score` of each prompt's references together: a prompt that misses
+        both goes to a backend that can do both in one pass (`generate_scored`) once;
+        everything else takes the separate paths, and every result lands in the cache."""
+        combined = getattr(self.llm, "generate_scored", None)
+        if combined is not None:
+            keys = [cache_key(self.identity, settings, prompt) for prompt in prompts]
+            found = self._lookup(sorted(set(keys)))
+            scored = self._score_lookup([score_key(self.identity, p, r)
+                                         for p, refs in zip(prompts, references, strict=True)
+                                         for r in refs])
+            missing: dict[str, tuple[str, list[str]]] = {}
+            for key, prompt, refs in zip(keys, prompts, references, strict=True):
+                if key not in found and key not in missing:
+                    missing[key] = (prompt, [r for r in dict.fromkeys(refs) if
+                                             score_key(self.identity, prompt, r) not in scored])
+            pending = list(missing.items())
+            computed = 0
+            for start in range(0, len(pending), self.chunk_size):
+                chunk = pending[start:start + self.chunk_size]
+                outputs, values = combined([p for _, (p, _) in chunk], settings,
+                                           [refs for _, (_, refs) in chunk])
+                fresh = list(zip([key for key, _ in chunk], outputs, strict=True))
+                self._store(fresh)
+                found.update(fresh)
+                rows = [(score_key(self.identity, prompt, ref), value)
+                        for (_, (prompt, refs)), got in zip(chunk, values, strict=True)
+                        for ref, value in zip(refs, got, strict=True)]
+                self._store_scores(rows)
+                computed += len(rows)
+            self.stats.calls += len(missing)
+            self.stats.hits += len(prompts) - len(missing)
+            outputs = [found[key] for key in keys]
+        else:
+            outputs, computed = self.generate(prompts, settings), 0
+        hits = self.stats.score_hits
+        flat = self.score([p for p, refs in zip(prompts, references, strict=True)
+                           for _ in refs], [r for refs in references for r in refs])
+        values, offset = [], 0
+        for refs in references:
+            values.append(flat[offset:offset + len(refs)])
+            offset += len(refs)
+        # the pairs scored in the combined pass were just answered from the cache: count
+        # them as computed, not as hits
+        self.stats.scored += computed
+        self.stats.score_hits = max(hits, self.stats.score_hits - computed)
+        return outputs, values
 
     def add_rows(self, generated: list[tuple[str, str, str]],
                  scored: list[tuple[str, str, float, int]]) -> int:

@@ -53,7 +53,7 @@ def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
             "utility": judge.utility_name, "strategy": config.search.strategy,
             "min_improvement": config.search.min_improvement,
             "batch_queries": config.search.batch_queries, "llm": llm.identity,
-            "task": judge.task.name}
+            "task": judge.task.name, "judge_top_k": config.search.judge_top_k}
 
 
 def completed_records(path: Path, window: int) -> list[dict[str, Any]]:
