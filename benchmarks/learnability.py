@@ -13,6 +13,8 @@ Batches of 8, AdamW, dev accuracy every `--eval-every` steps:
 
     python benchmarks/learnability.py --run runs/nq-wiki-dense --steps 200
     python benchmarks/learnability.py --run runs/email-subject-bm25 --silver --steps 300
+    python benchmarks/learnability.py --run runs/study/nq-wiki-dense --silver \
+        --bridge runs/study/nq-wiki-dense/bridge-sl/model   # a trained bridge, no training
 
 `--family` picks the bridge family; the same script runs against an older checkout's bridge
 (`PYTHONPATH=OLD/src python benchmarks/learnability.py --family minilm-encdec ...`), which is
@@ -31,7 +33,7 @@ from typing import Any
 
 import torch
 
-from ragbridge.bridge import BridgeFormat, build_bridge
+from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
 from ragbridge.jsonl import read_jsonl
 from ragbridge.records import Candidates, Passage
 from ragbridge.rundir import RunDir
@@ -83,6 +85,8 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--silver", action="store_true", help="the silver task")
     parser.add_argument("--family", default="minilm-fid")
+    parser.add_argument("--bridge", type=Path, default=None,
+                        help="evaluate this trained bridge folder instead of training one")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--eval-every", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -105,6 +109,15 @@ def main() -> None:
         dev = copy_task(run.candidates("dev"), args.dev, args.seed + 1)
         task = "copy"
     constant = list(Counter(tuple(y) for _, _, y in train).most_common(1)[0][0])
+    if args.bridge is not None:
+        found = {"run": str(args.run), "task": task, "bridge": str(args.bridge),
+                 "train": len(train), "dev": len(dev), "constant": constant,
+                 **evaluate(Bridge.from_pretrained(args.bridge), dev, constant)}
+        print(json.dumps(found, indent=1))
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{args.run.name}-{task}-trained.json").write_text(json.dumps(found,
+                                                                                   indent=1))
+        return
     bridge = build_bridge(args.family, BridgeFormat(k=k), seed=args.seed)
     decoder = getattr(bridge.model, "decoder", None)
     head = {id(p) for p in decoder.parameters()} if decoder is not None and hasattr(

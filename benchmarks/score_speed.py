@@ -2,10 +2,12 @@
 
 For the first `-n` dev queries of a run, the prompts with no passage, each single candidate
 and top-K (what a silver search asks most); each backend generates the task's reply (greedy,
-the task's max new tokens) and scores the reference reply (teacher-forced), uncached, in its
-own batches. Ratios within one run.
+the task's max new tokens) and scores the references (teacher-forced; every gold answer for
+QA), uncached, in its own batches; a backend that can do both from one pass over each prompt
+(`generate_scored`, the transformers one) is also timed doing that, and its outputs and
+likelihoods are compared with the separate calls. Ratios within one run.
 
-    python benchmarks/score_speed.py --run runs/email-subject-bm25 -n 8
+    python benchmarks/score_speed.py --run runs/study/nq-wiki-dense -n 8 --backends smollm2-fp32
 """
 
 from __future__ import annotations
@@ -38,28 +40,48 @@ def main() -> None:
         for chosen in [[]] + [[i] for i in range(count)] + [list(range(count))]:
             prompts.append(task.build_prompt(item.example, [item.hits[i].passage
                                                             for i in chosen]))
-            references.append(task.references(item.example)[0])
+            references.append(task.references(item.example))
+    flat_prompts = [p for p, refs in zip(prompts, references, strict=True) for _ in refs]
+    flat_references = [r for refs in references for r in refs]
     rows = []
     for spec in args.backends:
         options = {"batch_size": args.batch_size} if spec != "llamacpp" else {}
         llm = build_llm(spec, **options)
         llm.generate(prompts[:2], task.generation)  # warm up
         started = time.perf_counter()
-        llm.generate(prompts, task.generation)
+        outputs = llm.generate(prompts, task.generation)
         generate = time.perf_counter() - started
         started = time.perf_counter()
-        llm.score(prompts, references)
+        scores = llm.score(flat_prompts, flat_references)
         score = time.perf_counter() - started
-        rows.append({"backend": llm.identity, "generate_s": generate / len(prompts),
-                     "score_s": score / len(prompts), "ratio": score / generate})
+        row = {"backend": llm.identity, "generate_s": generate / len(prompts),
+               "score_s": score / len(prompts), "ratio": score / generate,
+               "references": len(flat_references)}
+        if hasattr(llm, "generate_scored"):
+            started = time.perf_counter()
+            together, scored = llm.generate_scored(prompts, task.generation, references)
+            both = time.perf_counter() - started
+            flat = [v for values in scored for v in values]
+            row.update({"one_pass_s": both / len(prompts),
+                        "one_pass_ratio": both / (generate + score),
+                        "same_outputs": sum(a == b for a, b in zip(together, outputs,
+                                                                   strict=True)),
+                        "max_likelihood_diff": max(abs(a.total - b.total) for a, b in
+                                                   zip(flat, scores, strict=True))})
+        rows.append(row)
         print(rows[-1], flush=True)
     lines = [f"{args.run.name} dev: {len(prompts)} prompts ({args.n} queries x no passage, "
-             f"each single, top-K), {task.generation.max_new_tokens} new tokens max, batch "
-             f"{args.batch_size}", "",
-             "| backend | generate s/prompt | likelihood s/prompt | likelihood / generate |",
-             "|---|---:|---:|---:|"]
-    lines += [f"| {r['backend']} | {r['generate_s']:.3f} | {r['score_s']:.3f} | "
-              f"{r['ratio']:.2f} |" for r in rows]
+             f"each single, top-K; {len(flat_references)} references), "
+             f"{task.generation.max_new_tokens} new tokens max, batch {args.batch_size}", "",
+             "| backend | generate s/prompt | likelihoods s/prompt | likelihoods / generate "
+             "| both in one pass s/prompt | one pass / (generate + likelihoods) | same outputs "
+             "| max likelihood diff |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        one = (f"{r['one_pass_s']:.3f} | {r['one_pass_ratio']:.2f} | "
+               f"{r['same_outputs']}/{len(prompts)} | {r['max_likelihood_diff']:.1e}"
+               if "one_pass_s" in r else "- | - | - | -")
+        lines.append(f"| {r['backend']} | {r['generate_s']:.3f} | {r['score_s']:.3f} | "
+                     f"{r['ratio']:.2f} | {one} |")
     table = "\n".join(lines)
     print(table)
     out = args.out / args.run.name
