@@ -29,8 +29,14 @@ demo: $(VENV)/.installed-demo
 demo-quick: $(VENV)/.installed-demo
 	$(BIN)/ragbridge demo --quick
 
+# The study of BENCHMARKS.md "Results" from an empty cache (hours; rerun = resume), then the
+# default demo's own reference run, then the judgments file `make demo` replays.
 study: $(VENV)/.installed-demo
 	$(BIN)/ragbridge demo --preset study --no-replay --runs runs/study
+	$(BIN)/ragbridge demo --preset default --no-replay --runs runs/demo-reference
+	$(BIN)/ragbridge export-judgments --out src/ragbridge/judgments/study.jsonl.gz
+	$(BIN)/python benchmarks/collect_results.py --runs runs/study --name study
+	$(BIN)/python benchmarks/collect_results.py --runs runs/demo-reference --name demo-reference
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

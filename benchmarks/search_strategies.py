@@ -38,18 +38,18 @@ def main() -> None:
     parser.add_argument("--dev", type=int, default=100)
     parser.add_argument("--max-length", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=SLConfig.epochs)
-    parser.add_argument("--llm", default="smollm2")
+    parser.add_argument("--llm", default="smollm2-fp32")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/search_strategies"))
     args = parser.parse_args()
     llm = load_llm(args.llm)
     found: dict[str, dict[str, Any]] = {}
     for strategy in ("greedy", "singles"):
         run = RunDir(args.run).sibling(f"{strategy}-{args.utility.replace('+', '-')}-"
-                                 f"{args.train}")
-        search = SilverConfig(utility=args.utility, strategy=strategy,
-                              max_length=args.max_length)
+                                       f"{args.train}")
         summaries = {}
         for split, limit in (("train", args.train), ("dev", args.dev)):
+            search = SilverConfig(utility=args.utility, strategy=strategy,
+                                  max_length=args.max_length, judge_top_k=split != "train")
             calls, scored = llm.stats.calls, llm.stats.scored
             hits, score_hits = llm.stats.hits, llm.stats.score_hits
             summary = silver.run(run, silver.SilverStageConfig(split=split, limit=limit,

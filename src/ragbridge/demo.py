@@ -71,6 +71,8 @@ class DemoSizes:
     test_n: int | None  # test queries in the results tables
     sl_epochs: int
     rl_iterations: int  # RL iterations for SL+RL and RL-only; 0 skips RL
+    metric_silver_bridge: bool = True  # also search silver under the metric, train SL on it
+    rl_only: bool = True  # also train RL from a fresh bridge (no SL)
     search: SilverConfig = field(default_factory=lambda: SilverConfig(strategy="singles",
                                                                       max_length=2))
 
@@ -78,8 +80,9 @@ class DemoSizes:
 PRESETS: dict[str, DemoSizes] = {
     "quick": DemoSizes(gap_n=4, silver_n=40, email_silver_n=40, dev_n=20, test_n=40,
                        sl_epochs=1, rl_iterations=2),
-    "default": DemoSizes(gap_n=10, silver_n=300, email_silver_n=None, dev_n=None,
-                         test_n=None, sl_epochs=3, rl_iterations=10),
+    "default": DemoSizes(gap_n=10, silver_n=300, email_silver_n=None, dev_n=150,
+                         test_n=None, sl_epochs=2, rl_iterations=10,
+                         metric_silver_bridge=False, rl_only=False),
     "study": DemoSizes(gap_n=100, silver_n=1000, email_silver_n=None, dev_n=150, test_n=None,
                        sl_epochs=4, rl_iterations=40),
 }
@@ -181,7 +184,9 @@ class Demo:
         """Silver under the chosen utility, then under the metric (which mostly reuses the
         chosen utility's judgments: the same prompts, generated once)."""
         silver_found = {}
-        for utility in dict.fromkeys((task.utility, "metric")):
+        utilities = (task.utility, "metric") if self.sizes.metric_silver_bridge else (
+            task.utility,)
+        for utility in dict.fromkeys(utilities):
             silver_found[utility] = self.silver(utility_run(self.runs, task, utility),
                                                 utility, train_n)
         self.summary.setdefault("silver", {})[task.name] = silver_found
@@ -194,17 +199,20 @@ class Demo:
                          progress=self.progress)
         self.console.print(gap_table(probed.report, probed.title))
         self.lap(f"{task.name} gap probe")
-        bridges = {"SL (metric silver)": self.sl(utility_run(self.runs, task, "metric"),
-                                                 "SL (metric silver)")}
+        bridges = {}
+        if self.sizes.metric_silver_bridge and task.utility != "metric":
+            bridges["SL (metric silver)"] = self.sl(utility_run(self.runs, task, "metric"),
+                                                    "SL (metric silver)")
         bridges[f"SL ({task.utility} silver)"] = self.sl(chosen, f"SL ({task.utility})")
         if not (chosen.reranker_path / "threshold.json").exists():
             tuned = reranker.run(chosen, reranker.RerankerConfig(
                 dev_limit=self.sizes.dev_n), self.llm)
             self.console.print(f"point-wise reranker: threshold {tuned.threshold:.3f}")
         self.lap(f"{task.name} SL and reranker")
-        if self.sizes.rl_iterations:
+        if self.sizes.rl_iterations and self.sizes.rl_only:
             bridges["RL-only"] = self.rl(chosen, task, "minilm-fid", "bridge-rl-only",
                                          train_n)
+        if self.sizes.rl_iterations:
             bridges["SL+RL (BGM)"] = self.rl(chosen, task,
                                              str(bridges[f"SL ({task.utility} silver)"]),
                                              "bridge-rl", train_n)
