@@ -85,6 +85,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--dev", type=int, default=100)
+    parser.add_argument("--train-limit", type=int, default=None,
+                        help="draw rollouts from the first N train queries (those with silver: "
+                             "their judgments are cached)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS)[:3],
                         choices=list(VARIANTS))
     parser.add_argument("--sl", type=Path, default=None,
@@ -99,6 +102,7 @@ def main() -> None:
         start, settings = VARIANTS[name]
         begin = str(args.sl or args.run / "bridge-sl" / "model") if start == "sl" else start
         config = rl.RLStageConfig(start=begin, out=out / _slug(name), dev_limit=args.dev,
+                                  train_limit=args.train_limit,
                                   trainer=RLConfig(iterations=args.iterations,
                                                    eval_every=args.eval_every, **settings))
         histories[name] = rl.run(RunDir(args.run), config, llm).history
