@@ -16,7 +16,7 @@ from pathlib import Path
 
 TOP = ("demo-summary.json", "demo-results.md")
 PER_RUN = ("eval-*.json", "eval-*.md", "eval-*.png", "gap.json", "gap.md", "gap.png",
-           "config.json", "silver*.settings.json")
+           "config.json", "silver*.settings.json", "silver*.cost.json")
 PER_MODEL = ("history.json", "training.png")
 
 

@@ -207,3 +207,21 @@ def test_two_processes_cannot_write_one_run(tmp_path: Path) -> None:
         holder.kill()
         holder.wait()
     _run(run, tmp_path / "c.sqlite", EchoLLM(), 4)  # the lock died with its holder
+
+
+def test_a_resumed_search_reports_the_cost_of_every_record(tmp_path: Path) -> None:
+    run = _prepare_run(tmp_path / "run", 8)
+    first, second = EchoLLM(), EchoLLM()
+    llm_calls = []
+    for llm, limit in ((first, 4), (second, 8)):  # the second run resumes the first
+        task = SequenceRewardTask(varied_rewards(8))
+        cached = CachedLLM(llm, tmp_path / "c.sqlite")
+        config = silver_stage.SilverStageConfig(limit=limit,
+                                                search=SilverConfig(batch_queries=2))
+        with patch.object(RunDir, "task", lambda self, task=task: task):
+            summary = silver_stage.run(run, config, cached)
+        llm_calls.append(cached.stats.calls)
+    assert summary.queries == 8 and min(llm_calls) > 0
+    assert summary.llm_calls == sum(llm_calls)  # not only the resumed run's share
+    cost = json.loads((run.path / "silver.cost.json").read_text())
+    assert cost["queries"] == 8 and cost["calls"] == sum(llm_calls)

@@ -45,6 +45,21 @@ def settings_path(path: Path) -> Path:
     return path.with_name(path.stem + ".settings.json")
 
 
+def cost_path(path: Path) -> Path:
+    """What the records of a silver file cost, summed over every run that wrote them."""
+    return path.with_name(path.stem + ".cost.json")
+
+
+def _earlier_cost(path: Path, done: int) -> dict[str, float]:
+    """The cost of the `done` records already in `path` (zero when starting afresh)."""
+    file = cost_path(path)
+    if done and file.exists():
+        cost = json.loads(file.read_text())
+        if cost.get("queries") == done:
+            return cost
+    return {"queries": done, "calls": 0, "hits": 0, "seconds": 0.0}
+
+
 def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
                     judge: Judge) -> dict[str, Any]:
     """Everything that shapes the records: a resume must use the same."""
@@ -160,6 +175,7 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
         write_json(settings_path(path), settings)
         pending = _windows(items[len(done):], search.batch_queries)
         counters = {"calls": 0, "hits": 0}
+        earlier = _earlier_cost(path, len(done))
         started = time.perf_counter()
         if config.workers > 1 or config.ray_address or use_ray:
             results = _ray_windows(pending, judge, search, config.workers, config.ray_address,
@@ -172,12 +188,19 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
             _append(path, window_records)
             records += window_records
             elapsed = time.perf_counter() - started
+            write_json(cost_path(path), {
+                "queries": len(records), "calls": earlier["calls"] + counters["calls"],
+                "hits": earlier["hits"] + counters["hits"],
+                "seconds": round(earlier["seconds"] + elapsed, 1)})
             rate = (len(records) - len(done)) / elapsed if elapsed else 0.0
             report(progress, f"silver {config.split}", len(records), len(items),
                    f"{rate:.2f} q/s · LLM calls {counters['calls']} · "
                    f"cache hits {counters['hits']}")
-        summary = summarize(records, counters["calls"], counters["hits"],
-                            time.perf_counter() - started)
+        # the cost of every record, also of those an interrupted run wrote (counted by the
+        # runs that wrote them: a cache hit here may have been a model call there)
+        summary = summarize(records, earlier["calls"] + counters["calls"],
+                            earlier["hits"] + counters["hits"],
+                            earlier["seconds"] + time.perf_counter() - started)
         stage = "silver" if config.split == "train" else f"silver-{config.split}"
         run_dir.record(stage, {**settings, "split": config.split, "limit": config.limit,
                                "workers": config.workers, "summary": summary.to_dict()})
