@@ -21,16 +21,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from ragbridge.bridge.sl import SLConfig
-from ragbridge.llms import load_llm
+from ragbridge.llms import CachedLLM, load_llm
 from ragbridge.rundir import RunDir
 from ragbridge.silver import SilverConfig
 from ragbridge.stages import evaluate, silver, sl
 
 UTILITIES = ("metric", "likelihood", "metric+likelihood")
+
+
+def asked(run: RunDir, stage: silver.SilverStageConfig, llm: CachedLLM) -> dict[str, int]:
+    """The judgments a search of `stage` asks for: the same search again in a scratch run
+    (every answer now comes from the cache), counting prompts generated for and references
+    scored. A resumed search's own counters only see the records it wrote."""
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = RunDir(Path(scratch) / run.path.name)
+        shutil.copyfile(run.candidates_path, fresh.candidates_path)
+        fresh.record("retrieve", run.config()["retrieve"])
+        before = (llm.stats.calls + llm.stats.hits, llm.stats.scored + llm.stats.score_hits)
+        silver.run(fresh, stage, llm)
+        return {"generations": llm.stats.calls + llm.stats.hits - before[0],
+                "scores": llm.stats.scored + llm.stats.score_hits - before[1]}
 
 
 def main() -> None:
@@ -54,12 +70,9 @@ def main() -> None:
         for split, limit in (("train", args.train), ("dev", args.dev)):
             search = SilverConfig(utility=utility, max_length=args.max_length,
                                   strategy=args.strategy, judge_top_k=split != "train")
-            before = (llm.stats.calls + llm.stats.hits, llm.stats.scored + llm.stats.score_hits)
-            summary = silver.run(run, silver.SilverStageConfig(split=split, limit=limit,
-                                                               search=search), llm)
-            found[split] = {**summary.to_dict(),
-                            "generations": llm.stats.calls + llm.stats.hits - before[0],
-                            "scores": llm.stats.scored + llm.stats.score_hits - before[1]}
+            stage = silver.SilverStageConfig(split=split, limit=limit, search=search)
+            summary = silver.run(run, stage, llm)
+            found[split] = {**summary.to_dict(), **asked(run, stage, llm)}
             print(f"{run.path.name} {split}: {summary.queries} queries, "
                   f"{summary.seconds:.0f} s", flush=True)
         trained = sl.run(run, sl.SLStageConfig(dev_limit=args.dev,

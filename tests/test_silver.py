@@ -18,7 +18,7 @@ from ragbridge.jsonl import InputError, write_jsonl
 from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM, LLMError
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig, search_batch
+from ragbridge.silver import SilverConfig, SilverSummary, search_batch
 from ragbridge.stages import silver as silver_stage
 from ragbridge.stages.inputs import load_examples
 
@@ -225,3 +225,29 @@ def test_a_resumed_search_reports_the_cost_of_every_record(tmp_path: Path) -> No
     assert summary.llm_calls == sum(llm_calls)  # not only the resumed run's share
     cost = json.loads((run.path / "silver.cost.json").read_text())
     assert cost["queries"] == 8 and cost["calls"] == sum(llm_calls)
+
+
+def test_records_of_unknown_cost_are_not_counted_as_free(tmp_path: Path) -> None:
+    run = _prepare_run(tmp_path / "run", 8)
+    for limit in (4, 8):  # the second run resumes records whose cost file was lost
+        task = SequenceRewardTask(varied_rewards(8))
+        cached = CachedLLM(EchoLLM(), tmp_path / f"c{limit}.sqlite")
+        config = silver_stage.SilverStageConfig(limit=limit,
+                                                search=SilverConfig(batch_queries=2))
+        with patch.object(RunDir, "task", lambda self, task=task: task):
+            summary = silver_stage.run(run, config, cached)
+        if limit == 4:
+            (run.path / "silver.cost.json").unlink()
+    assert summary.queries == 8 and summary.costed == 4
+    assert summary.llm_calls == cached.stats.calls  # the four resumed records only
+    assert "cost known for 4 queries" in _rendered(summary)
+
+
+def _rendered(summary: SilverSummary) -> str:
+    from rich.console import Console
+
+    from ragbridge.render import silver_table
+
+    console = Console(record=True, width=120)
+    console.print(silver_table(summary, "silver"))
+    return console.export_text()

@@ -197,7 +197,9 @@ def silver_table(summary: SilverSummary, title: str = "silver search") -> Table:
                          ("sequences with repeats %", f"{summary.share_repeated:.1f}"),
                          ("informative searches %", f"{summary.share_informative:.1f}"),
                          ("LLM calls per query",
-                          f"{summary.llm_calls / max(summary.queries, 1):.1f}"),
+                          f"{summary.llm_calls / max(summary.costed, 1):.1f}"
+                          + ("" if summary.costed == summary.queries
+                             else f" (cost known for {summary.costed} queries)")),
                          ("cache hits", str(summary.cache_hits)),
                          ("seconds", f"{summary.seconds:.0f}")]:
         table.add_row(label, value)

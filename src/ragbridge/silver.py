@@ -213,6 +213,11 @@ class SilverSummary:
     llm_calls: int
     cache_hits: int
     seconds: float
+    costed: int = -1  # records whose cost the three figures above cover (-1: all of them)
+
+    def __post_init__(self) -> None:
+        if self.costed < 0:
+            self.costed = self.queries
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""
@@ -220,7 +225,7 @@ class SilverSummary:
 
 
 def summarize(records: Sequence[dict[str, Any]], llm_calls: int, cache_hits: int,
-              seconds: float) -> SilverSummary:
+              seconds: float, costed: int | None = None) -> SilverSummary:
     """Mean silver vs top-K vs empty score, sequence lengths, share empty and repeated."""
     count = max(len(records), 1)
     return SilverSummary(
@@ -235,4 +240,5 @@ def summarize(records: Sequence[dict[str, Any]], llm_calls: int, cache_hits: int
         share_repeated=100.0 * sum(len(set(r["silver"])) < len(r["silver"])
                                    for r in records) / count,
         share_informative=100.0 * sum(is_informative(r) for r in records) / count,
-        llm_calls=llm_calls, cache_hits=cache_hits, seconds=seconds)
+        llm_calls=llm_calls, cache_hits=cache_hits, seconds=seconds,
+        costed=len(records) if costed is None else costed)

@@ -51,13 +51,14 @@ def cost_path(path: Path) -> Path:
 
 
 def _earlier_cost(path: Path, done: int) -> dict[str, float]:
-    """The cost of the `done` records already in `path` (zero when starting afresh)."""
+    """The cost of the `done` records already in `path`: `costed` says how many of them it
+    covers (none when their cost file is missing or belongs to another count of records)."""
     file = cost_path(path)
     if done and file.exists():
         cost = json.loads(file.read_text())
         if cost.get("queries") == done:
-            return cost
-    return {"queries": done, "calls": 0, "hits": 0, "seconds": 0.0}
+            return {"costed": done, **cost}
+    return {"queries": done, "costed": 0, "calls": 0, "hits": 0, "seconds": 0.0}
 
 
 def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
@@ -189,7 +190,9 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
             records += window_records
             elapsed = time.perf_counter() - started
             write_json(cost_path(path), {
-                "queries": len(records), "calls": earlier["calls"] + counters["calls"],
+                "queries": len(records),
+                "costed": earlier["costed"] + len(records) - len(done),
+                "calls": earlier["calls"] + counters["calls"],
                 "hits": earlier["hits"] + counters["hits"],
                 "seconds": round(earlier["seconds"] + elapsed, 1)})
             rate = (len(records) - len(done)) / elapsed if elapsed else 0.0
@@ -200,7 +203,8 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
         # runs that wrote them: a cache hit here may have been a model call there)
         summary = summarize(records, earlier["calls"] + counters["calls"],
                             earlier["hits"] + counters["hits"],
-                            earlier["seconds"] + time.perf_counter() - started)
+                            earlier["seconds"] + time.perf_counter() - started,
+                            costed=int(earlier["costed"]) + len(records) - len(done))
         stage = "silver" if config.split == "train" else f"silver-{config.split}"
         run_dir.record(stage, {**settings, "split": config.split, "limit": config.limit,
                                "workers": config.workers, "summary": summary.to_dict()})
