@@ -1,13 +1,13 @@
 """The main job and the study: data, retrieval, gap probe, silver, SL, reranker, RL, evaluation.
 
 Per task (nq-wiki with the dense retriever, email-subject with BM25, K=5): silver under the
-task metric and under the task's chosen utility (`UTILITIES`, measured in BENCHMARKS.md), an
-SL bridge on each, the point-wise reranker on the chosen silver (the same signal as the
-bridge), an RL-only bridge and the SL+RL bridge (BGM) with the task's reward, and the test
-table with every baseline. The presets only change sizes: `study` is the full measurement
-(BENCHMARKS.md, "Results"); `default` (`make demo`) trains on fewer queries and evaluates on
-full test sets, replaying the study's LLM judgments (`ragbridge.replay`) so that only what
-is new reaches the LLM; `quick` is a first look.
+task's chosen utility (measured in BENCHMARKS.md, "Which utility") and under the other one
+(`other_utility`), an SL bridge on each, the point-wise reranker on the chosen silver (the
+same signal as the bridge), an RL-only bridge and the SL+RL bridge (BGM) with the task's
+reward, and the test table with every baseline. The presets only change sizes: `study` is
+the full measurement (BENCHMARKS.md, "Results"); `default` (`make demo`) trains on fewer
+queries and evaluates on full test sets, replaying the study's LLM judgments
+(`ragbridge.replay`) so that only what is new reaches the LLM; `quick` is a first look.
 
 It only sequences the stages (`ragbridge.stages`) and renders their reports
 (`ragbridge.render`); every stage resumes, so a rerun continues where it stopped.
@@ -64,6 +64,12 @@ TASKS = (
 )
 
 
+def other_utility(task: DemoTask) -> str:
+    """The silver the second SL bridge is trained on, beside the task's chosen one: the
+    metric, or (when the metric is the chosen one) the metric with likelihood tie-breaks."""
+    return "metric" if task.utility != "metric" else "metric+likelihood"
+
+
 @dataclass(frozen=True)
 class DemoSizes:
     """How many queries each stage uses (None: every query of the split)."""
@@ -75,7 +81,7 @@ class DemoSizes:
     test_n: int | None  # test queries in the results tables
     sl_epochs: int
     rl_iterations: int  # RL iterations for SL+RL and RL-only; 0 skips RL
-    metric_silver_bridge: bool = True  # also search silver under the metric, train SL on it
+    metric_silver_bridge: bool = True  # also the other silver (`other_utility`) and its SL
     rl_only: bool = True  # also train RL from a fresh bridge (no SL)
     search: SilverConfig = field(default_factory=lambda: SilverConfig(strategy="singles",
                                                                       max_length=2))
@@ -185,12 +191,12 @@ class Demo:
         return result.model
 
     def task_silver(self, task: DemoTask, train_n: int | None) -> None:
-        """Silver under the chosen utility, then under the metric (which mostly reuses the
-        chosen utility's judgments: the same prompts, generated once)."""
+        """Silver under the chosen utility, then under the other one (which mostly reuses
+        the chosen utility's judgments: the same prompts, generated once)."""
         silver_found = {}
-        utilities = (task.utility, "metric") if self.sizes.metric_silver_bridge else (
-            task.utility,)
-        for utility in dict.fromkeys(utilities):
+        utilities = ((task.utility, other_utility(task)) if self.sizes.metric_silver_bridge
+                     else (task.utility,))
+        for utility in utilities:
             silver_found[utility] = self.silver(utility_run(self.runs, task, utility),
                                                 utility, train_n)
         self.summary.setdefault("silver", {})[task.name] = silver_found
@@ -204,9 +210,10 @@ class Demo:
         self.console.print(gap_table(probed.report, probed.title))
         self.lap(f"{task.name} gap probe")
         bridges = {}
-        if self.sizes.metric_silver_bridge and task.utility != "metric":
-            bridges["SL (metric silver)"] = self.sl(utility_run(self.runs, task, "metric"),
-                                                    "SL (metric silver)")
+        if self.sizes.metric_silver_bridge:
+            other = other_utility(task)
+            bridges[f"SL ({other} silver)"] = self.sl(utility_run(self.runs, task, other),
+                                                      f"SL ({other})")
         bridges[f"SL ({task.utility} silver)"] = self.sl(chosen, f"SL ({task.utility})")
         if not (chosen.reranker_path / "threshold.json").exists():
             tuned = reranker.run(chosen, reranker.RerankerConfig(
