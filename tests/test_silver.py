@@ -251,3 +251,30 @@ def _rendered(summary: SilverSummary) -> str:
     console = Console(record=True, width=120)
     console.print(silver_table(summary, "silver"))
     return console.export_text()
+
+
+def _stage(run: RunDir, cache: Path, limit: int, batch: int) -> tuple[CachedLLM, SilverSummary]:
+    task = SequenceRewardTask(varied_rewards(limit))
+    cached = CachedLLM(EchoLLM(), cache)
+    config = silver_stage.SilverStageConfig(limit=limit,
+                                            search=SilverConfig(batch_queries=batch))
+    with patch.object(RunDir, "task", lambda self, task=task: task):
+        return cached, silver_stage.run(run, config, cached)
+
+
+def test_a_finished_search_with_a_short_last_window_is_not_redone(tmp_path: Path) -> None:
+    run = _prepare_run(tmp_path / "run", 6)
+    _stage(run, tmp_path / "c.sqlite", 6, 4)  # windows of 4 and 2
+    again, summary = _stage(run, tmp_path / "c.sqlite", 6, 4)
+    assert summary.queries == 6
+    assert again.stats.calls + again.stats.hits == 0  # nothing searched, not even cached
+
+
+def test_a_resume_that_cuts_a_torn_window_keeps_the_cost_of_every_record(tmp_path: Path) -> None:
+    run = _prepare_run(tmp_path / "run", 8)
+    first, _ = _stage(run, tmp_path / "c.sqlite", 8, 4)
+    silver = run.path / "silver.jsonl"
+    silver.write_bytes(silver.read_bytes()[:-5])  # the last record torn: its window is cut
+    again, summary = _stage(run, tmp_path / "c.sqlite", 8, 4)
+    assert again.stats.calls == 0 and again.stats.hits > 0  # the window redone from the cache
+    assert summary.costed == 8 and summary.llm_calls == first.stats.calls

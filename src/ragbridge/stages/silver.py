@@ -51,14 +51,20 @@ def cost_path(path: Path) -> Path:
 
 
 def _earlier_cost(path: Path, done: int) -> dict[str, float]:
-    """The cost of the `done` records already in `path`: `costed` says how many of them it
-    covers (none when their cost file is missing or belongs to another count of records)."""
+    """What the earlier runs of `path` cost: over how many records (`queries`, which can
+    exceed `done` when a resume cut a torn window) and for how many of them it is known
+    (`costed`); nothing when starting afresh or when the cost file is missing."""
     file = cost_path(path)
     if done and file.exists():
         cost = json.loads(file.read_text())
-        if cost.get("queries") == done:
-            return {"costed": done, **cost}
-    return {"queries": done, "costed": 0, "calls": 0, "hits": 0, "seconds": 0.0}
+        return {"costed": cost["queries"], **cost}
+    return {"queries": 0, "costed": 0, "calls": 0, "hits": 0, "seconds": 0.0}
+
+
+def _costed(earlier: dict[str, float], done: int, records: int) -> int:
+    """Records whose cost is known: the earlier runs' plus those written beyond them (a record
+    redone after a cut was already paid for by the run that first wrote it)."""
+    return int(earlier["costed"]) + max(0, records - max(done, int(earlier["queries"])))
 
 
 def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
@@ -72,12 +78,13 @@ def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
             "task": judge.task.name, "judge_top_k": config.search.judge_top_k}
 
 
-def completed_records(path: Path, window: int) -> list[dict[str, Any]]:
-    """Records of the whole windows already in `path`; truncate anything after them."""
+def completed_records(path: Path, window: int, total: int | None = None) -> list[dict[str, Any]]:
+    """Records of the whole windows already in `path` (the last, shorter window too when the
+    file holds all `total` records); truncate anything after them."""
     if not path.exists():
         return []
     records = read_silver(path, allow_torn_end=True)
-    keep = len(records) - len(records) % window
+    keep = len(records) if len(records) == total else len(records) - len(records) % window
     with open(path, "rb") as handle:
         lines = handle.read().split(b"\n")
     size = sum(len(line) + 1 for line in lines[:keep])
@@ -168,7 +175,7 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
     path = run_dir.silver_path(config.split)
     settings = search_settings(run_dir, config, llm, judge)
     with run_dir.lock(f"silver {config.split}"):
-        done = completed_records(path, search.batch_queries)
+        done = completed_records(path, search.batch_queries, len(items))
         _check_resume(path, settings, len(done))
         done_ids = [r["id"] for r in done]
         if done_ids != [c.example.id for c in items[:len(done_ids)]]:
@@ -191,7 +198,7 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
             elapsed = time.perf_counter() - started
             write_json(cost_path(path), {
                 "queries": len(records),
-                "costed": earlier["costed"] + len(records) - len(done),
+                "costed": _costed(earlier, len(done), len(records)),
                 "calls": earlier["calls"] + counters["calls"],
                 "hits": earlier["hits"] + counters["hits"],
                 "seconds": round(earlier["seconds"] + elapsed, 1)})
@@ -204,7 +211,7 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
         summary = summarize(records, earlier["calls"] + counters["calls"],
                             earlier["hits"] + counters["hits"],
                             earlier["seconds"] + time.perf_counter() - started,
-                            costed=int(earlier["costed"]) + len(records) - len(done))
+                            costed=_costed(earlier, len(done), len(records)))
         stage = "silver" if config.split == "train" else f"silver-{config.split}"
         run_dir.record(stage, {**settings, "split": config.split, "limit": config.limit,
                                "workers": config.workers, "summary": summary.to_dict()})
