@@ -42,8 +42,8 @@ def main() -> None:
     print("| first | second | mean difference | 95% interval | examples |")
     print("|---|---|---:|---|---:|")
     for first, second in itertools.combinations(args.methods, 2):
-        (ids_a, a), (ids_b, b) = found[first], found[second]
-        if ids_a != ids_b:
+        (top1_a, a), (top1_b, b) = found[first], found[second]
+        if top1_a != top1_b:
             raise SystemExit(f"{first} and {second} were evaluated on other examples")
         mean, low, high = paired_bootstrap(a, b)
         print(f"| {first} | {second} | {mean:+.1f} | [{low:+.1f}, {high:+.1f}] | {len(a)} |")

@@ -65,12 +65,14 @@ def _prepare_run(path: Path, count: int) -> RunDir:
 
 
 def _run(run: RunDir, cache: Path, llm: EchoLLM, count: int, batch: int = 2,
-         rewards: dict | None = None, limit: int | None = None, **search: object) -> None:
+         rewards: dict | None = None, limit: int | None = None,
+         **search: object) -> tuple[CachedLLM, SilverSummary]:
     task = SequenceRewardTask(rewards or varied_rewards(count))
     config = silver_stage.SilverStageConfig(limit=limit,
                                             search=SilverConfig(batch_queries=batch, **search))
+    cached = CachedLLM(llm, cache)
     with patch.object(RunDir, "task", lambda self: task):
-        silver_stage.run(run, config, CachedLLM(llm, cache))
+        return cached, silver_stage.run(run, config, cached)
 
 
 def test_rerun_makes_no_llm_calls(tmp_path: Path) -> None:
@@ -209,40 +211,6 @@ def test_two_processes_cannot_write_one_run(tmp_path: Path) -> None:
     _run(run, tmp_path / "c.sqlite", EchoLLM(), 4)  # the lock died with its holder
 
 
-def test_a_resumed_search_reports_the_cost_of_every_record(tmp_path: Path) -> None:
-    run = _prepare_run(tmp_path / "run", 8)
-    first, second = EchoLLM(), EchoLLM()
-    llm_calls = []
-    for llm, limit in ((first, 4), (second, 8)):  # the second run resumes the first
-        task = SequenceRewardTask(varied_rewards(8))
-        cached = CachedLLM(llm, tmp_path / "c.sqlite")
-        config = silver_stage.SilverStageConfig(limit=limit,
-                                                search=SilverConfig(batch_queries=2))
-        with patch.object(RunDir, "task", lambda self, task=task: task):
-            summary = silver_stage.run(run, config, cached)
-        llm_calls.append(cached.stats.calls)
-    assert summary.queries == 8 and min(llm_calls) > 0
-    assert summary.llm_calls == sum(llm_calls)  # not only the resumed run's share
-    cost = json.loads((run.path / "silver.cost.json").read_text())
-    assert cost["queries"] == 8 and cost["calls"] == sum(llm_calls)
-
-
-def test_records_of_unknown_cost_are_not_counted_as_free(tmp_path: Path) -> None:
-    run = _prepare_run(tmp_path / "run", 8)
-    for limit in (4, 8):  # the second run resumes records whose cost file was lost
-        task = SequenceRewardTask(varied_rewards(8))
-        cached = CachedLLM(EchoLLM(), tmp_path / f"c{limit}.sqlite")
-        config = silver_stage.SilverStageConfig(limit=limit,
-                                                search=SilverConfig(batch_queries=2))
-        with patch.object(RunDir, "task", lambda self, task=task: task):
-            summary = silver_stage.run(run, config, cached)
-        if limit == 4:
-            (run.path / "silver.cost.json").unlink()
-    assert summary.queries == 8 and summary.costed == 4
-    assert summary.llm_calls == cached.stats.calls  # the four resumed records only
-    assert "cost known for 4 queries" in _rendered(summary)
-
-
 def _rendered(summary: SilverSummary) -> str:
     from rich.console import Console
 
@@ -253,28 +221,42 @@ def _rendered(summary: SilverSummary) -> str:
     return console.export_text()
 
 
-def _stage(run: RunDir, cache: Path, limit: int, batch: int) -> tuple[CachedLLM, SilverSummary]:
-    task = SequenceRewardTask(varied_rewards(limit))
-    cached = CachedLLM(EchoLLM(), cache)
-    config = silver_stage.SilverStageConfig(limit=limit,
-                                            search=SilverConfig(batch_queries=batch))
-    with patch.object(RunDir, "task", lambda self, task=task: task):
-        return cached, silver_stage.run(run, config, cached)
+def test_a_resumed_search_reports_the_cost_of_every_record(tmp_path: Path) -> None:
+    run = _prepare_run(tmp_path / "run", 8)
+    llm_calls = []
+    for limit in (4, 8):  # the second run resumes the first
+        cached, summary = _run(run, tmp_path / "c.sqlite", EchoLLM(), 8, limit=limit)
+        llm_calls.append(cached.stats.calls)
+    assert summary.queries == 8 and min(llm_calls) > 0
+    assert summary.llm_calls == sum(llm_calls)  # not only the resumed run's share
+    cost = json.loads((run.path / "silver.cost.json").read_text())
+    assert cost["queries"] == 8 and cost["calls"] == sum(llm_calls)
+
+
+def test_records_of_unknown_cost_are_not_counted_as_free(tmp_path: Path) -> None:
+    run = _prepare_run(tmp_path / "run", 8)
+    for limit in (4, 8):  # the second run resumes records whose cost file was lost
+        cached, summary = _run(run, tmp_path / f"c{limit}.sqlite", EchoLLM(), 8, limit=limit)
+        if limit == 4:
+            (run.path / "silver.cost.json").unlink()
+    assert summary.queries == 8 and summary.costed == 4
+    assert summary.llm_calls == cached.stats.calls  # the four resumed records only
+    assert "cost known for 4 queries" in _rendered(summary)
 
 
 def test_a_finished_search_with_a_short_last_window_is_not_redone(tmp_path: Path) -> None:
     run = _prepare_run(tmp_path / "run", 6)
-    _stage(run, tmp_path / "c.sqlite", 6, 4)  # windows of 4 and 2
-    again, summary = _stage(run, tmp_path / "c.sqlite", 6, 4)
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), 6, 4)  # windows of 4 and 2
+    again, summary = _run(run, tmp_path / "c.sqlite", EchoLLM(), 6, 4)
     assert summary.queries == 6
     assert again.stats.calls + again.stats.hits == 0  # nothing searched, not even cached
 
 
 def test_a_resume_that_cuts_a_torn_window_keeps_the_cost_of_every_record(tmp_path: Path) -> None:
     run = _prepare_run(tmp_path / "run", 8)
-    first, _ = _stage(run, tmp_path / "c.sqlite", 8, 4)
+    first, _ = _run(run, tmp_path / "c.sqlite", EchoLLM(), 8, 4)
     silver = run.path / "silver.jsonl"
     silver.write_bytes(silver.read_bytes()[:-5])  # the last record torn: its window is cut
-    again, summary = _stage(run, tmp_path / "c.sqlite", 8, 4)
+    again, summary = _run(run, tmp_path / "c.sqlite", EchoLLM(), 8, 4)
     assert again.stats.calls == 0 and again.stats.hits > 0  # the window redone from the cache
     assert summary.costed == 8 and summary.llm_calls == first.stats.calls

@@ -81,7 +81,7 @@ class DemoSizes:
     test_n: int | None  # test queries in the results tables
     sl_epochs: int
     rl_iterations: int  # RL iterations for SL+RL and RL-only; 0 skips RL
-    metric_silver_bridge: bool = True  # also the other silver (`other_utility`) and its SL
+    second_silver_bridge: bool = True  # also the other silver (`other_utility`) and its SL
     rl_only: bool = True  # also train RL from a fresh bridge (no SL)
     search: SilverConfig = field(default_factory=lambda: SilverConfig(strategy="singles",
                                                                       max_length=2))
@@ -92,7 +92,7 @@ PRESETS: dict[str, DemoSizes] = {
                        sl_epochs=1, rl_iterations=2),
     "default": DemoSizes(gap_n=10, silver_n=300, email_silver_n=None, dev_n=150,
                          test_n=None, sl_epochs=2, rl_iterations=10,
-                         metric_silver_bridge=False, rl_only=False),
+                         second_silver_bridge=False, rl_only=False),
     "study": DemoSizes(gap_n=100, silver_n=1000, email_silver_n=None, dev_n=150, test_n=None,
                        sl_epochs=4, rl_iterations=40),
 }
@@ -194,7 +194,7 @@ class Demo:
         """Silver under the chosen utility, then under the other one (which mostly reuses
         the chosen utility's judgments: the same prompts, generated once)."""
         silver_found = {}
-        utilities = ((task.utility, other_utility(task)) if self.sizes.metric_silver_bridge
+        utilities = ((task.utility, other_utility(task)) if self.sizes.second_silver_bridge
                      else (task.utility,))
         for utility in utilities:
             silver_found[utility] = self.silver(utility_run(self.runs, task, utility),
@@ -210,7 +210,7 @@ class Demo:
         self.console.print(gap_table(probed.report, probed.title))
         self.lap(f"{task.name} gap probe")
         bridges = {}
-        if self.sizes.metric_silver_bridge:
+        if self.sizes.second_silver_bridge:
             other = other_utility(task)
             bridges[f"SL ({other} silver)"] = self.sl(utility_run(self.runs, task, other),
                                                       f"SL ({other})")

@@ -213,11 +213,7 @@ class SilverSummary:
     llm_calls: int
     cache_hits: int
     seconds: float
-    costed: int = -1  # records whose cost the three figures above cover (-1: all of them)
-
-    def __post_init__(self) -> None:
-        if self.costed < 0:
-            self.costed = self.queries
+    costed: int  # records whose cost the three figures above cover
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""

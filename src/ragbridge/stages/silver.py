@@ -61,10 +61,17 @@ def _earlier_cost(path: Path, done: int) -> dict[str, float]:
     return {"queries": 0, "costed": 0, "calls": 0, "hits": 0, "seconds": 0.0}
 
 
-def _costed(earlier: dict[str, float], done: int, records: int) -> int:
-    """Records whose cost is known: the earlier runs' plus those written beyond them (a record
-    redone after a cut was already paid for by the run that first wrote it)."""
-    return int(earlier["costed"]) + max(0, records - max(done, int(earlier["queries"])))
+def _total_cost(earlier: dict[str, float], counters: dict[str, int], done: int, records: int,
+                seconds: float) -> dict[str, float]:
+    """The cost of all `records`: the earlier runs' plus this run's. Known (`costed`) for the
+    earlier runs' records and those written beyond them (a record redone after a cut was
+    already paid for by the run that first wrote it)."""
+    return {"queries": records,
+            "costed": int(earlier["costed"]) + max(0, records - max(done,
+                                                                    int(earlier["queries"]))),
+            "calls": int(earlier["calls"]) + counters["calls"],
+            "hits": int(earlier["hits"]) + counters["hits"],
+            "seconds": round(earlier["seconds"] + seconds, 1)}
 
 
 def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
@@ -196,22 +203,18 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
             _append(path, window_records)
             records += window_records
             elapsed = time.perf_counter() - started
-            write_json(cost_path(path), {
-                "queries": len(records),
-                "costed": _costed(earlier, len(done), len(records)),
-                "calls": earlier["calls"] + counters["calls"],
-                "hits": earlier["hits"] + counters["hits"],
-                "seconds": round(earlier["seconds"] + elapsed, 1)})
+            write_json(cost_path(path), _total_cost(earlier, counters, len(done),
+                                                    len(records), elapsed))
             rate = (len(records) - len(done)) / elapsed if elapsed else 0.0
             report(progress, f"silver {config.split}", len(records), len(items),
                    f"{rate:.2f} q/s · LLM calls {counters['calls']} · "
                    f"cache hits {counters['hits']}")
         # the cost of every record, also of those an interrupted run wrote (counted by the
         # runs that wrote them: a cache hit here may have been a model call there)
-        summary = summarize(records, earlier["calls"] + counters["calls"],
-                            earlier["hits"] + counters["hits"],
-                            earlier["seconds"] + time.perf_counter() - started,
-                            costed=_costed(earlier, len(done), len(records)))
+        cost = _total_cost(earlier, counters, len(done), len(records),
+                           time.perf_counter() - started)
+        summary = summarize(records, int(cost["calls"]), int(cost["hits"]), cost["seconds"],
+                            costed=int(cost["costed"]))
         stage = "silver" if config.split == "train" else f"silver-{config.split}"
         run_dir.record(stage, {**settings, "split": config.split, "limit": config.limit,
                                "workers": config.workers, "summary": summary.to_dict()})
