@@ -38,8 +38,9 @@ def bar_row(task: str, subset: str, results: list[dict[str, Any]],
         met = comparison["high"] >= 0 and tokens <= 0.5
     else:
         bar, met = "(reported, no bar)", None
+    best = comparison["baseline"]
     return {"task": task, "subset": subset, "n": comparison["examples"],
-            "best baseline": f"{comparison['baseline']} {by_name[comparison['baseline']]['metric']:.1f}",
+            "best baseline": f"{best} {by_name[best]['metric']:.1f}",
             "BGM": f"{bgm['metric']:.1f}",
             "BGM - best [95% CI]": f"{comparison['mean']:+.1f} [{comparison['low']:+.1f}, "
                                    f"{comparison['high']:+.1f}]",
