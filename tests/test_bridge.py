@@ -80,10 +80,13 @@ def test_sampling_reaches_repeats_reorders_and_empty(tiny: Bridge) -> None:
     assert any(len(s) >= 2 and s[0] > s[1] for s in seen)
 
 
-def test_save_and_load_give_identical_outputs(tmp_path: Path) -> None:
+def test_save_and_load_give_identical_outputs(tmp_path: Path,
+                                             capfd: pytest.CaptureFixture[str]) -> None:
     bridge = build_bridge("tiny-fid", BridgeFormat(k=5), seed=3)
     bridge.save_pretrained(tmp_path / "b")
+    capfd.readouterr()
     loaded = Bridge.from_pretrained(tmp_path / "b")
+    assert "MISSING" not in capfd.readouterr().err  # no pooler reported missing, made at random
     bridge.model.eval()  # no dropout: both compute the same function
     loaded.model.eval()
     config = json.loads((tmp_path / "b" / "bridge_config.json").read_text())

@@ -41,6 +41,18 @@ HEAD_FILE = "pointer.safetensors"
 KIND = "fid-pointer"
 
 
+def load_encoder(path: Any) -> Any:
+    """A transformers encoder without its pooler where the architecture has one (the bridge
+    mean-pools, so a pooler would be dead weight, and loading a saved bridge would report it
+    as missing and initialise it at random)."""
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_pretrained(path, add_pooling_layer=False)
+    except TypeError:  # an architecture without the option (and without a pooler)
+        return AutoModel.from_pretrained(path)
+
+
 class PointerDecoder(nn.Module):
     """Generates candidate positions over K candidate vectors (see the module docstring)."""
 
@@ -310,7 +322,7 @@ class Bridge:
     def from_pretrained(cls, path: str | Path, device: str = "cpu") -> Bridge:
         """Load a folder written by `save_pretrained`."""
         from safetensors.torch import load_file
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         from ragbridge.folders import recover_folder
 
@@ -324,7 +336,7 @@ class Bridge:
             raise ValueError(f"{folder} holds a {config.get('kind')!r} bridge, which this "
                              "version no longer reads (retrain it with `ragbridge train-sl`)")
         tokenizer = AutoTokenizer.from_pretrained(folder / "encoder")
-        encoder = AutoModel.from_pretrained(folder / "encoder")
+        encoder = load_encoder(folder / "encoder")
         decoder = PointerDecoder(**config["decoder"])
         decoder.load_state_dict(load_file(folder / HEAD_FILE))
         model = BridgeModel(encoder, decoder).eval()  # loaded for use: no dropout until trained
