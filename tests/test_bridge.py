@@ -185,10 +185,15 @@ def _content_task(count: int, seed: int) -> list[tuple[str, list[Passage], list[
     return examples
 
 
-def test_the_real_minilm_bridge_reads_its_input() -> None:
+def test_the_real_minilm_bridge_reads_its_input(tmp_path: Path,
+                                                capfd: pytest.CaptureFixture[str]) -> None:
     """The bundled MiniLM FiD bridge learns to point by content within 60 steps of 8; its
-    choices vary with the query (a constant output would score about 25%)."""
+    choices vary with the query (a constant output would score about 25%); saved and loaded,
+    it chooses the same, and neither building nor loading reports weights missing or unused."""
+    capfd.readouterr()
     bridge = build_bridge("minilm-fid", BridgeFormat(k=4, passage_tokens=24, query_tokens=16))
+    built = capfd.readouterr().err
+    assert "MISSING" not in built and "UNEXPECTED" not in built
     train, dev = _content_task(480, seed=0), _content_task(40, seed=1)
     decoder = {id(p) for p in bridge.model.decoder.parameters()}
     trainable = list(bridge.trainable_parameters())
@@ -207,3 +212,9 @@ def test_the_real_minilm_bridge_reads_its_input() -> None:
     accuracy = sum(c == y for c, (_, _, y) in zip(chosen, dev, strict=True)) / len(dev)
     assert accuracy >= 0.8, chosen
     assert len({tuple(c) for c in chosen}) >= 3
+    bridge.save_pretrained(tmp_path / "minilm")
+    capfd.readouterr()
+    loaded = Bridge.from_pretrained(tmp_path / "minilm")
+    reloaded = capfd.readouterr().err
+    assert "MISSING" not in reloaded and "UNEXPECTED" not in reloaded
+    assert loaded.generate([q for q, _, _ in dev], [p for _, p, _ in dev]) == chosen

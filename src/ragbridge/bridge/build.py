@@ -12,16 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from ragbridge.bridge.format import BridgeFormat
-from ragbridge.bridge.model import Bridge, BridgeModel, PointerDecoder, load_encoder
+from ragbridge.bridge.model import Bridge, BridgeModel, PointerDecoder
 
 FAMILIES = ("minilm-fid",)
 DEFAULT_FAMILY = "minilm-fid"
 
 
 def _encoder(path: str) -> tuple[Any, Any]:
-    from transformers import AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer
 
-    return load_encoder(path), AutoTokenizer.from_pretrained(path)
+    return AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
 def _tiny_encoder() -> tuple[Any, Any]:

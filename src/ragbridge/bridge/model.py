@@ -41,10 +41,10 @@ HEAD_FILE = "pointer.safetensors"
 KIND = "fid-pointer"
 
 
-def load_encoder(path: Any) -> Any:
-    """A transformers encoder without its pooler where the architecture has one (the bridge
-    mean-pools, so a pooler would be dead weight, and loading a saved bridge would report it
-    as missing and initialise it at random)."""
+def load_saved_encoder(path: Any) -> Any:
+    """A saved bridge's encoder, built without a pooler where the architecture has one: the
+    bridge mean-pools and saves no pooler, so building one would report it missing and
+    initialise it at random."""
     from transformers import AutoModel
 
     try:
@@ -336,7 +336,7 @@ class Bridge:
             raise ValueError(f"{folder} holds a {config.get('kind')!r} bridge, which this "
                              "version no longer reads (retrain it with `ragbridge train-sl`)")
         tokenizer = AutoTokenizer.from_pretrained(folder / "encoder")
-        encoder = load_encoder(folder / "encoder")
+        encoder = load_saved_encoder(folder / "encoder")
         decoder = PointerDecoder(**config["decoder"])
         decoder.load_state_dict(load_file(folder / HEAD_FILE))
         model = BridgeModel(encoder, decoder).eval()  # loaded for use: no dropout until trained
