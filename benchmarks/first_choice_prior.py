@@ -76,10 +76,10 @@ def main() -> None:
             logprobs, _ = bridge.sequence_logprobs([queries[n] for n in rows],
                                                    [passages[n] for n in rows], sequences)
             first[rows, choice] = logprobs[:, 0]
+    records = [dev[c.example.id] for c in items]
     table = []
     for tau in args.taus:
         chosen = (first - tau * log_prior).argmax(-1).tolist()
-        records = [dev[c.example.id] for c in items]
         metric = sum(single_metric(r, ch, stop) for r, ch in zip(records, chosen, strict=True))
         tally = Counter(chosen)
         table.append({"tau": tau, "metric": metric / len(items),
@@ -88,7 +88,7 @@ def main() -> None:
                       "agrees_with_silver": 100.0 * sum(
                           ch == first_choice(r, stop)
                           for r, ch in zip(records, chosen, strict=True)) / len(items)})
-    top1 = sum(single_metric(dev[c.example.id], 0, stop) for c in items) / len(items)
+    top1 = sum(single_metric(r, 0, stop) for r in records) / len(items)
     print(f"{args.run.name}, {len(items)} dev queries; top-1 alone {top1:.2f}")
     print("| tau | dev metric (first choice alone) | most common % | distinct | agrees with "
           "silver % |\n|---:|---:|---:|---:|---:|")
