@@ -8,6 +8,7 @@ dozen steps on a content task whose answer is not the same position for every qu
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ragbridge.bridge import BridgeFormat, build_bridge, parse_output, serialize
 from ragbridge.bridge.data import BridgeExample
 from ragbridge.bridge.format import truncate_tokens
 from ragbridge.bridge.model import Bridge
-from ragbridge.bridge.sl import SLConfig, train_sl
+from ragbridge.bridge.sl import SLConfig, first_step_targets, train_sl
 from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM
 from ragbridge.records import Passage
@@ -137,6 +138,60 @@ def test_sequence_logprobs_follow_the_constraint(tiny: Bridge) -> None:
     assert values.sum(1).exp().sum().item() == pytest.approx(1.0, abs=1e-5)
 
 
+def test_a_soft_first_target_weighs_each_first_action_by_its_share(tiny: Bridge) -> None:
+    """The loss with a first-decision distribution equals, computed another way, the share-
+    weighted log-probs of each first action plus the silver's later decisions."""
+    lists, silver = [PASSAGES[:3]], [[1, 0]]
+    share = torch.tensor([[0.2, 0.5, 0.0, 0.0, 0.0, 0.3]])  # <p1>, <p2>, (stop: empty)
+    tiny.model.eval()
+    with torch.no_grad():
+        soft = tiny.loss(["q"], lists, silver, first_targets=share).item()
+        hard = tiny.loss(["q"], lists, silver).item()
+        steps, _ = tiny.sequence_logprobs(["q"], lists, silver)  # <p2>, <p1>, stop
+        first = {a: tiny.sequence_logprobs(["q"], lists, [seq])[0][0, 0].item()
+                 for a, seq in ((0, [0]), (1, [1]), (5, []))}
+    later = steps[0, 1:].sum().item()
+    assert hard == pytest.approx(-(steps.sum().item()) / 3, abs=1e-5)
+    assert soft == pytest.approx(-(0.2 * first[0] + 0.5 * first[1] + 0.3 * first[5] + later)
+                                 / 3, abs=1e-5)
+    with pytest.raises(ValueError, match="not allowed"):  # mass on a missing 4th candidate
+        tiny.loss(["q"], lists, silver,
+                  first_targets=torch.tensor([[0.5, 0.0, 0.0, 0.5, 0.0, 0.0]]))
+
+
+def test_first_step_targets_mix_the_silver_with_the_utilities_softmax() -> None:
+    item = make_candidates(2, k=3)
+    example = BridgeExample(item[0], (1, 0), singles=(10.0, 30.0, None, 20.0))
+    untraced = BridgeExample(item[1], ())
+    targets = first_step_targets([example, untraced], k=4, weight=0.5, temperature=10.0)
+    exps = [math.exp(1.0), math.exp(3.0), 0.0, 0.0, math.exp(2.0)]  # c untried, 4th absent
+    soft = [e / sum(exps) for e in exps]
+    expected = [0.5 * s + (0.5 if n == 1 else 0.0) for n, s in enumerate(soft)]
+    assert targets[0].tolist() == pytest.approx(expected, abs=1e-6)
+    assert targets[1].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]  # empty silver, no utilities
+    assert first_step_targets([example], k=4, weight=0.0, temperature=10.0)[0].tolist() == [
+        0.0, 1.0, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="utility_targets"):
+        SLConfig(utility_targets=1.5)
+
+
+def test_training_on_soft_first_targets_learns_their_spread() -> None:
+    """Imitating the argmax makes the first choice certain; a 50/50 target between two
+    candidates that tie leaves both near one half."""
+    bridge = build_bridge("tiny-fid", BridgeFormat(k=3), seed=0)
+    optimizer = torch.optim.AdamW(bridge.trainable_parameters(), lr=3e-3)
+    share = torch.tensor([[0.5, 0.5, 0.0, 0.0]])
+    for _ in range(150):
+        loss = bridge.loss(["q"], [PASSAGES[:3]], [[0]], first_targets=share)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    bridge.model.eval()
+    with torch.no_grad():
+        values, _ = bridge.sequence_logprobs(["q", "q"], [PASSAGES[:3]] * 2, [[0], [1]])
+    assert values[:, 0].exp().tolist() == pytest.approx([0.5, 0.5], abs=0.08)
+
+
 def _examples(count: int) -> list[BridgeExample]:
     items = make_candidates(count, k=3)
     return [BridgeExample(item, silver) for item, silver in
@@ -159,6 +214,12 @@ def test_sl_resume_continues_the_same_run(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"other settings \(seed\)"):
         train_sl(train, dev, judge("b"), SLConfig(**{**config.__dict__, "seed": 5}),
                  tmp_path / "resumed", k=3)
+    # a checkpoint written before a knob existed resumes as if it had the knob's default
+    state_path = tmp_path / "resumed" / "checkpoint-1" / "state.json"
+    state = json.loads(state_path.read_text())
+    for added in ("utility_targets", "utility_temperature"):
+        del state["config"][added]
+    state_path.write_text(json.dumps(state))
     resumed = train_sl(train, dev, judge("b"), config, tmp_path / "resumed", k=3)
     assert resumed["losses"] == pytest.approx(straight["losses"], abs=1e-5)
     assert [d["metric"] for d in resumed["dev"]] == [d["metric"] for d in straight["dev"]]

@@ -161,6 +161,20 @@ def test_bridge_data_can_keep_only_informative_searches(tmp_path: Path) -> None:
     assert [e.item.example.id for e in kept] == ["q0", "q2"]  # q2: passages hurt, empty wins
 
 
+def test_bridge_data_carries_each_candidates_utility_alone(tmp_path: Path) -> None:
+    """The soft SL target reads what the search's first step measured: each candidate alone,
+    then the empty sequence (here the reward table itself, a missing entry scoring 0)."""
+    from ragbridge.bridge.data import join_silver
+
+    for strategy in ("singles", "greedy"):
+        records = _search(tmp_path / strategy, SilverConfig(strategy=strategy, max_length=2))
+        examples = join_silver(make_candidates(4), records)
+        assert [e.singles for e in examples] == [(10, 50, 0, 0), (40, 30, 0, 0),
+                                                 (20, 30, 10, 30), (0, 0, 5, 0)]
+    untraced = [{**r, "trace": []} for r in records]
+    assert [e.singles for e in join_silver(make_candidates(4), untraced)] == [None] * 4
+
+
 def test_corruption_before_the_last_line_is_an_error_naming_the_line(tmp_path: Path) -> None:
     """Only a torn last line may be cut on resume; a bad line before it must not silently
     drop the good records written after it."""

@@ -198,6 +198,23 @@ def is_informative(record: dict[str, Any]) -> bool:
     return any(tried.get("utility", tried.get("score")) != empty for tried in first["tried"])
 
 
+
+def first_step_utilities(record: dict[str, Any], k: int) -> list[float | None] | None:
+    """The utility of each single candidate (positions 0..K-1) and, last, of the empty
+    sequence, as the search's first step measured them (None for a candidate it did not try);
+    None when the record has no first-step trace."""
+    first = next((step for step in record.get("trace", []) if step.get("step") == 1), None)
+    start = next((step for step in record.get("trace", []) if step.get("step") == 0), None)
+    if first is None or start is None:
+        return None
+    utilities: list[float | None] = [None] * (k + 1)
+    for tried in first["tried"]:
+        if 0 <= tried["append"] < k:
+            utilities[tried["append"]] = float(tried.get("utility", tried.get("score")))
+    empty = start["empty"]
+    utilities[k] = float(empty.get("utility", empty.get("score")))
+    return utilities
+
 @dataclass
 class SilverSummary:
     """What the search found, and what it cost."""

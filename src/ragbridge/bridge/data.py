@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragbridge.records import Candidates, Passage
-from ragbridge.silver import is_informative
+from ragbridge.silver import first_step_utilities, is_informative
 
 
 @dataclass(frozen=True)
 class BridgeExample:
-    """One query, its candidates, and (when known) the silver positions to imitate."""
+    """One query, its candidates, and (when known) the silver positions to imitate and the
+    utility the search measured for each candidate alone and for the empty sequence."""
 
     item: Candidates
     silver: tuple[int, ...] | None = None
+    singles: tuple[float | None, ...] | None = None  # per candidate position, then empty
 
     @property
     def query(self) -> str:
@@ -38,6 +40,7 @@ def join_silver(items: Sequence[Candidates], records: Iterable[dict[str, Any]],
     item's candidates is a clear error (the search used a larger K).
     """
     silver: dict[str, tuple[int, ...]] = {}
+    kept: dict[str, dict[str, Any]] = {}
     for record in records:
         positions = record["silver_positions"]
         if not isinstance(positions, list) or not all(isinstance(p, int) for p in positions):
@@ -46,12 +49,23 @@ def join_silver(items: Sequence[Candidates], records: Iterable[dict[str, Any]],
         if informative_only and not is_informative(record):
             continue
         silver[str(record["id"])] = tuple(positions)
+        kept[str(record["id"])] = record
     if need_silver:
         items = [c for c in items if c.example.id in silver]
-    examples = [BridgeExample(c, silver.get(c.example.id)) for c in items]
+    examples = [BridgeExample(c, silver.get(c.example.id), _singles(kept.get(c.example.id),
+                                                                    len(c.hits)))
+                for c in items]
     for example in examples:
         if example.silver and max(example.silver) >= len(example.item.hits):
             raise ValueError(f"{source}: silver of {example.item.example.id!r} names candidate "
                              f"{max(example.silver) + 1} of {len(example.item.hits)}: searched "
                              "with a larger K than this run's")
     return examples
+
+
+def _singles(record: dict[str, Any] | None, k: int) -> tuple[float | None, ...] | None:
+    """The record's first-step utilities over these K candidates and the empty sequence."""
+    if record is None:
+        return None
+    utilities = first_step_utilities(record, k)
+    return None if utilities is None else tuple(utilities)

@@ -258,6 +258,15 @@ class Bridge:
         """Per-step log-probs of the given sequences, their final stop included (a stop
         forced by `max_ids` has log-prob 0), under the decoding constraint: ([B, steps],
         mask)."""
+        logprobs, targets, mask = self._step_logprobs(queries, passages, positions)
+        picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        return picked.masked_fill(~mask, 0.0), mask
+
+    def _step_logprobs(self, queries: Sequence[str], passages: Sequence[Sequence[Passage]],
+                       positions: Sequence[Sequence[int]]
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Teacher-forced log-probs of every action at every step ([B, steps, K+1], -inf where
+        not allowed), the actions taken ([B, steps]; K is stop) and the mask of real steps."""
         k = self.format.k
         for sequence, candidates in zip(positions, passages, strict=True):
             count = min(len(candidates), k)
@@ -278,15 +287,27 @@ class Bridge:
             mask[row, :len(sequence) + 1] = True
         logits = self.model.decoder(memory, valid, previous)
         allowed = torch.stack([self._allowed(valid, step) for step in range(steps)], dim=1)
-        logprobs = torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
-        picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        return picked.masked_fill(~mask, 0.0), mask
+        return torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1), \
+            targets, mask
 
     def loss(self, queries: Sequence[str], passages: Sequence[Sequence[Passage]],
-             positions: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Mean cross-entropy per decision (each id and the final stop), teacher-forced."""
-        logprobs, mask = self.sequence_logprobs(queries, passages, positions)
-        return -(logprobs * mask).sum() / mask.sum().clamp(min=1)
+             positions: Sequence[Sequence[int]],
+             first_targets: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean cross-entropy per decision (each id and the final stop), teacher-forced.
+
+        `first_targets` ([B, K+1], rows summing to 1, the last column: stop) replaces the
+        one-hot target of the first decision by a distribution, e.g. one spread over the
+        candidates by their measured utilities; mass on an action that is not allowed (a
+        missing candidate) is an error."""
+        logprobs, targets, mask = self._step_logprobs(queries, passages, positions)
+        picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).masked_fill(~mask, 0.0)
+        if first_targets is not None:
+            first = logprobs[:, 0]
+            if bool(((first_targets > 0) & torch.isinf(first)).any()):
+                raise ValueError("first_targets put mass on an action that is not allowed")
+            picked[:, 0] = (first_targets.to(first) * first.masked_fill(
+                torch.isinf(first), 0.0)).sum(-1)
+        return -picked.sum() / mask.sum().clamp(min=1)
 
     @torch.no_grad()
     def input_features(self, queries: Sequence[str],

@@ -48,8 +48,21 @@ class SLConfig:
     passage_tokens: int = field(default=64, metadata={"help": "Token budget per passage"})
     query_tokens: int = field(default=96, metadata={"help": "Token budget for the query"})
     max_ids: int = field(default=5, metadata={"help": "Longest id sequence the bridge emits"})
+    utility_targets: float = field(default=0.0, metadata={
+        "help": "Weight of the soft first-decision target: 0 imitates only the silver's "
+                "first id; w mixes in, with weight w, the softmax of the utilities the "
+                "search measured for each candidate alone and for the empty sequence"})
+    utility_temperature: float = field(default=5.0, metadata={
+        "help": "Temperature of that softmax, in the utility's own units (metric points)"})
     seed: int = field(default=0, metadata={"help": "Seed"})
     device: str = field(default="cpu", metadata={"help": "cpu | cuda"})
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.utility_targets <= 1.0:
+            raise ValueError(f"utility_targets must be in [0, 1], not {self.utility_targets}")
+        if self.utility_temperature <= 0:
+            raise ValueError("utility_temperature must be positive, not "
+                             f"{self.utility_temperature}")
 
     def bridge_format(self, k: int) -> BridgeFormat:
         """The input/output format the bridge is trained with, for K candidates."""
@@ -83,6 +96,29 @@ def evaluate_bridge(bridge: Bridge, examples: Sequence[BridgeExample], judge: Ju
         / max(len(with_silver), 1),
         metric=sum(utilities) / count, mean_passages=sum(len(c) for c in chosen) / count,
         diversity=Diversity.of(chosen), seconds=time.perf_counter() - started)
+
+
+def first_step_targets(batch: Sequence[BridgeExample], k: int, weight: float,
+                       temperature: float) -> torch.Tensor:
+    """[B, K+1] first-decision targets: the silver's first id (the last column: stop, the
+    empty sequence), mixed with weight `weight` with softmax(utility / temperature) over the
+    candidates the search judged alone and the empty sequence. An example without those
+    utilities keeps its one-hot target."""
+    targets = torch.zeros(len(batch), k + 1)
+    for row, example in enumerate(batch):
+        first = example.silver[0] if example.silver else k
+        targets[row, first] = 1.0
+        singles = example.singles
+        if not weight or singles is None:
+            continue
+        utilities = torch.full((k + 1,), float("-inf"))
+        for position, utility in enumerate(singles[:-1]):
+            if utility is not None and position < k:
+                utilities[position] = utility
+        utilities[k] = float(singles[-1]) if singles[-1] is not None else float("-inf")
+        soft = torch.softmax(utilities / temperature, dim=0)
+        targets[row] = (1.0 - weight) * targets[row] + weight * soft
+    return targets
 
 
 def make_optimizer(bridge: Bridge, config: SLConfig) -> torch.optim.Optimizer:
@@ -122,7 +158,8 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
     if checkpoint:
         bridge = Bridge.from_pretrained(checkpoint, device=config.device)
         state = json.loads((checkpoint / "state.json").read_text())
-        earlier = {**state["config"], "epochs": config.epochs}
+        # a knob added since the checkpoint was written counts at its default
+        earlier = {**asdict(SLConfig()), **state["config"], "epochs": config.epochs}
         if earlier != settings:  # more epochs may be asked for; nothing else may change
             changed = sorted(key for key in settings if earlier.get(key) != settings[key])
             raise ValueError(f"{checkpoint} was trained with other settings ({', '.join(changed)}"
@@ -145,8 +182,11 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
         started = time.perf_counter()
         for step, start in enumerate(range(0, len(order), config.batch_size), start=1):
             batch = [train[i] for i in order[start:start + config.batch_size]]
+            first = (first_step_targets(batch, k, config.utility_targets,
+                                        config.utility_temperature)
+                     if config.utility_targets else None)
             loss = bridge.loss([e.query for e in batch], [e.passages for e in batch],
-                               [list(e.silver or ()) for e in batch])
+                               [list(e.silver or ()) for e in batch], first_targets=first)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(list(bridge.trainable_parameters()),
