@@ -69,7 +69,7 @@ def main() -> None:
             "most_common_share": 100.0 * tally.most_common(1)[0][1] / len(dev),
             "most_common": list(tally.most_common(1)[0][0]), "distinct": len(tally),
             "mean_passages": sum(len(c) for c in chosen) / len(dev),
-            "llm_calls": llm.stats.calls})
+            "llm_calls_so_far": llm.stats.calls})  # generations not in the cache
     base = args.weights[0]
     print(f"{args.run.name}: {len(dev)} dev queries, temperature {args.temperature:g}, "
           f"{args.epochs} epochs; difference against weight {base:g}")
