@@ -198,7 +198,6 @@ def is_informative(record: dict[str, Any]) -> bool:
     return any(tried.get("utility", tried.get("score")) != empty for tried in first["tried"])
 
 
-
 def first_step_utilities(record: dict[str, Any], k: int) -> list[float | None] | None:
     """The utility of each single candidate (positions 0..K-1) and, last, of the empty
     sequence, as the search's first step measured them (None for a candidate it did not try);
@@ -214,6 +213,7 @@ def first_step_utilities(record: dict[str, Any], k: int) -> list[float | None] |
     empty = start["empty"]
     utilities[k] = float(empty.get("utility", empty.get("score")))
     return utilities
+
 
 @dataclass
 class SilverSummary:
