@@ -24,9 +24,9 @@ from collections import Counter
 from pathlib import Path
 
 from ragbridge.bridge import Bridge
-from ragbridge.bridge.sl import SLConfig
+from ragbridge.bridge.sl import SLConfig, silver_exact_match
 from ragbridge.demo import DEMO_LLM
-from ragbridge.evaluation import paired_bootstrap
+from ragbridge.evaluation import Diversity, paired_bootstrap
 from ragbridge.judge import Judge
 from ragbridge.llms import load_llm
 from ragbridge.rundir import RunDir
@@ -57,18 +57,15 @@ def main() -> None:
         bridge = Bridge.from_pretrained(trained.model)
         chosen = bridge.generate([e.query for e in dev], [e.passages for e in dev])
         scores[weight] = judge.metrics([e.item for e in dev], chosen)
-        tally = Counter(tuple(c) for c in chosen)
-        with_silver = [(c, e.silver) for c, e in zip(chosen, dev, strict=True)
-                       if e.silver is not None]
+        diversity = Diversity.of(chosen)
         rows.append({
             "weight": weight, "temperature": args.temperature,
             "best_epoch": trained.history["best_epoch"],
             "metric": sum(scores[weight]) / len(dev),
-            "exact_match": 100.0 * sum(list(c) == list(s) for c, s in with_silver)
-            / max(len(with_silver), 1),
-            "most_common_share": 100.0 * tally.most_common(1)[0][1] / len(dev),
-            "most_common": list(tally.most_common(1)[0][0]), "distinct": len(tally),
-            "mean_passages": sum(len(c) for c in chosen) / len(dev),
+            "exact_match": silver_exact_match(chosen, dev),
+            "most_common_share": diversity.most_common_share,
+            "most_common": list(Counter(tuple(c) for c in chosen).most_common(1)[0][0]),
+            "distinct": diversity.distinct, "mean_passages": diversity.mean_length,
             "llm_calls_so_far": llm.stats.calls})  # generations not in the cache
     base = args.weights[0]
     print(f"{args.run.name}: {len(dev)} dev queries, temperature {args.temperature:g}, "

@@ -185,13 +185,18 @@ def _record(state: SearchState, final: Judgment, judge: Judge) -> dict[str, Any]
             "trace": [{"step": n, **step} for n, step in enumerate(state.trace)]}
 
 
+def _trace_step(record: dict[str, Any], number: int) -> dict[str, Any] | None:
+    """Step `number` of the record's search trace (0: the empty sequence), if recorded."""
+    return next((step for step in record.get("trace", []) if step.get("step") == number), None)
+
+
 def is_informative(record: dict[str, Any]) -> bool:
     """Whether any single passage changed the utility against the empty sequence.
 
     With a 0/1 metric most QA searches end empty only because every candidate ties with no
     passage at all; such a record says nothing about which passages the LLM prefers.
     """
-    first = next((step for step in record.get("trace", []) if step.get("step") == 1), None)
+    first = _trace_step(record, 1)
     if first is None:
         return bool(record["silver_positions"])
     empty = record.get("empty_utility", record.get("empty_score"))
@@ -202,8 +207,7 @@ def first_step_utilities(record: dict[str, Any], k: int) -> list[float | None] |
     """The utility of each single candidate (positions 0..K-1) and, last, of the empty
     sequence, as the search's first step measured them (None for a candidate it did not try);
     None when the record has no first-step trace."""
-    first = next((step for step in record.get("trace", []) if step.get("step") == 1), None)
-    start = next((step for step in record.get("trace", []) if step.get("step") == 0), None)
+    first, start = _trace_step(record, 1), _trace_step(record, 0)
     if first is None or start is None:
         return None
     utilities: list[float | None] = [None] * (k + 1)

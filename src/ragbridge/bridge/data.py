@@ -39,7 +39,6 @@ def join_silver(items: Sequence[Candidates], records: Iterable[dict[str, Any]],
     some passage changed the utility (`silver.is_informative`). A silver position beyond an
     item's candidates is a clear error (the search used a larger K).
     """
-    silver: dict[str, tuple[int, ...]] = {}
     kept: dict[str, dict[str, Any]] = {}
     for record in records:
         positions = record["silver_positions"]
@@ -48,13 +47,10 @@ def join_silver(items: Sequence[Candidates], records: Iterable[dict[str, Any]],
                              "list of integers")
         if informative_only and not is_informative(record):
             continue
-        silver[str(record["id"])] = tuple(positions)
         kept[str(record["id"])] = record
     if need_silver:
-        items = [c for c in items if c.example.id in silver]
-    examples = [BridgeExample(c, silver.get(c.example.id), _singles(kept.get(c.example.id),
-                                                                    len(c.hits)))
-                for c in items]
+        items = [c for c in items if c.example.id in kept]
+    examples = [_example(c, kept.get(c.example.id)) for c in items]
     for example in examples:
         if example.silver and max(example.silver) >= len(example.item.hits):
             raise ValueError(f"{source}: silver of {example.item.example.id!r} names candidate "
@@ -63,9 +59,10 @@ def join_silver(items: Sequence[Candidates], records: Iterable[dict[str, Any]],
     return examples
 
 
-def _singles(record: dict[str, Any] | None, k: int) -> tuple[float | None, ...] | None:
-    """The record's first-step utilities over these K candidates and the empty sequence."""
+def _example(item: Candidates, record: dict[str, Any] | None) -> BridgeExample:
+    """The item with its record's silver positions and first-step utilities, if any."""
     if record is None:
-        return None
-    utilities = first_step_utilities(record, k)
-    return None if utilities is None else tuple(utilities)
+        return BridgeExample(item)
+    utilities = first_step_utilities(record, len(item.hits))
+    return BridgeExample(item, tuple(record["silver_positions"]),
+                         None if utilities is None else tuple(utilities))

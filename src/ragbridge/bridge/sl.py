@@ -80,6 +80,14 @@ class DevReport:
     seconds: float
 
 
+def silver_exact_match(chosen: Sequence[Sequence[int]],
+                       examples: Sequence[BridgeExample]) -> float:
+    """% of the examples with silver whose chosen sequence is exactly their silver one."""
+    with_silver = [(c, e.silver) for c, e in zip(chosen, examples, strict=True)
+                   if e.silver is not None]
+    return 100.0 * sum(list(c) == list(s) for c, s in with_silver) / max(len(with_silver), 1)
+
+
 def evaluate_bridge(bridge: Bridge, examples: Sequence[BridgeExample], judge: Judge,
                     batch_size: int = 16) -> DevReport:
     """Select for every example, prompt the frozen LLM with the choice, and report the task
@@ -88,12 +96,9 @@ def evaluate_bridge(bridge: Bridge, examples: Sequence[BridgeExample], judge: Ju
     chosen = bridge.generate([e.query for e in examples], [e.passages for e in examples],
                              batch_size=batch_size)
     utilities = judge.metrics([e.item for e in examples], chosen)
-    with_silver = [(c, e.silver) for c, e in zip(chosen, examples, strict=True)
-                   if e.silver is not None]
     count = max(len(examples), 1)
     return DevReport(
-        exact_match=100.0 * sum(list(c) == list(s) for c, s in with_silver)
-        / max(len(with_silver), 1),
+        exact_match=silver_exact_match(chosen, examples),
         metric=sum(utilities) / count, mean_passages=sum(len(c) for c in chosen) / count,
         diversity=Diversity.of(chosen), seconds=time.perf_counter() - started)
 
