@@ -30,12 +30,17 @@ demo-quick: $(VENV)/.installed-demo
 	$(BIN)/ragbridge demo --quick
 
 # The study of BENCHMARKS.md "Results" from an empty cache (hours; rerun = resume), then the
-# default demo's own reference run, then the judgments file `make demo` replays.
+# default demo's own reference run, then the judgments file `make demo` replays. On another
+# machine it resumes from what an earlier run committed under benchmarks/results/study (the
+# silver records and the judgments that `collect_results.py --judgments` wrote there).
+STUDY_JUDGMENTS = benchmarks/results/study/judgments.jsonl.gz
 study: $(VENV)/.installed-demo
-	$(BIN)/ragbridge demo --preset study --no-replay --runs runs/study
+	$(BIN)/python benchmarks/collect_results.py --runs runs/study --name study --restore
+	$(BIN)/ragbridge demo --preset study --runs runs/study \
+		$(if $(wildcard $(STUDY_JUDGMENTS)),--judgments $(STUDY_JUDGMENTS),--no-replay)
 	$(BIN)/ragbridge demo --preset default --no-replay --runs runs/demo-reference
 	$(BIN)/ragbridge export-judgments --out src/ragbridge/judgments/study.jsonl.gz
-	$(BIN)/python benchmarks/collect_results.py --runs runs/study --name study
+	$(BIN)/python benchmarks/collect_results.py --runs runs/study --name study --judgments
 	$(BIN)/python benchmarks/collect_results.py --runs runs/demo-reference --name demo-reference
 
 lint: $(VENV)/.installed

@@ -1,16 +1,26 @@
 """Copy what a demo or study run measured (tables, JSON, plots; never model weights) into
 `benchmarks/results/NAME/`, so that it can be committed beside BENCHMARKS.md.
 
-    python benchmarks/collect_results.py --runs runs/study --name study
+    python benchmarks/collect_results.py --runs runs/study --name study [--judgments]
+    python benchmarks/collect_results.py --runs runs/study --name study --restore
 
 Per run directory: the evaluation (`eval-*.{json,md,png}`), the gap probe, the silver
-summaries and settings recorded in `config.json`, and each trained bridge's and reranker's
-history and curves; at the top, `demo-summary.json` and `demo-results.md`.
+records (gzipped), their settings and cost, the summaries recorded in `config.json`, and each
+trained bridge's and reranker's history and curves; at the top, `demo-summary.json` and
+`demo-results.md`. `--judgments` also exports the LLM's cached judgments to
+`judgments.jsonl.gz` there.
+
+A long study can outlive its machine: what is committed here lets another machine resume
+it. `--restore` copies the silver records, settings and costs back into the run folders
+(never over a file that is there), and `ragbridge demo --judgments
+benchmarks/results/NAME/judgments.jsonl.gz` replays the judgments, so the silver stage
+resumes with its own cost record and every stage after it finds its LLM calls cached.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import shutil
 from pathlib import Path
 
@@ -18,6 +28,7 @@ TOP = ("demo-summary.json", "demo-results.md")
 PER_RUN = ("eval-*.json", "eval-*.md", "eval-*.png", "gap.json", "gap.md", "gap.png",
            "config.json", "silver*.settings.json", "silver*.cost.json")
 PER_MODEL = ("history.json", "training.png")
+SILVER = "silver*.jsonl"  # gzipped in the results (the records of a study are megabytes)
 
 
 def collect(runs: Path, out: Path) -> list[Path]:
@@ -36,11 +47,52 @@ def collect(runs: Path, out: Path) -> list[Path]:
         for pattern in PER_RUN:
             for source in sorted(run.glob(pattern)):
                 copy(source, out / run.name / source.name)
+        for source in sorted(run.glob(SILVER)):
+            target = out / run.name / f"{source.name}.gz"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # no timestamp in the header: an unchanged file packs to the same bytes
+            with open(source, "rb") as raw, gzip.GzipFile(target, "wb", mtime=0) as packed:
+                shutil.copyfileobj(raw, packed)
+            written.append(target)
         for model in sorted(p for p in run.iterdir() if p.is_dir()):
             for name in PER_MODEL:
                 if (model / name).exists():
                     copy(model / name, out / run.name / f"{model.name}-{name}")
     return written
+
+
+def restore(results: Path, runs: Path) -> list[Path]:
+    """Copy the committed silver records, settings and costs of `results` back into the run
+    folders under `runs` (a file already there is kept); returns what it wrote."""
+    written: list[Path] = []
+    if not results.is_dir():
+        return written
+    for folder in sorted(p for p in results.iterdir() if p.is_dir()):
+        run = runs / folder.name
+        for source in sorted(folder.glob(f"{SILVER}.gz")):
+            target = run / source.name.removesuffix(".gz")
+            if target.exists():
+                continue
+            run.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".part")
+            with gzip.open(source, "rb") as packed, open(partial, "wb") as raw:
+                shutil.copyfileobj(packed, raw)
+            partial.replace(target)
+            written.append(target)
+            for kept in (f"{target.stem}.settings.json", f"{target.stem}.cost.json"):
+                if (folder / kept).exists() and not (run / kept).exists():
+                    shutil.copyfile(folder / kept, run / kept)
+                    written.append(run / kept)
+    return written
+
+
+def export_judgments(out: Path, llm: str) -> int:
+    """The LLM's cached judgments, as the file `ragbridge demo --judgments` replays."""
+    from ragbridge.llms import build_llm
+    from ragbridge.paths import llm_cache_path
+    from ragbridge.replay import export_judgments as export
+
+    return export(llm_cache_path(), build_llm(llm).identity, out / "judgments.jsonl.gz")
 
 
 def main() -> None:
@@ -49,9 +101,21 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--judgments", action="store_true",
+                        help="also export the LLM's cached judgments")
+    parser.add_argument("--llm", default="smollm2-fp32", help="whose judgments")
+    parser.add_argument("--restore", action="store_true",
+                        help="copy committed silver back into --runs instead")
     args = parser.parse_args()
+    if args.restore:
+        written = restore(args.out / args.name, args.runs)
+        print(f"{len(written)} files restored into {args.runs}")
+        return
     written = collect(args.runs, args.out / args.name)
     print(f"{len(written)} files copied into {args.out / args.name}")
+    if args.judgments:
+        count = export_judgments(args.out / args.name, args.llm)
+        print(f"{count} judgments written to {args.out / args.name / 'judgments.jsonl.gz'}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from silver_fakes import TableScorer
 
 from ragbridge.jsonl import InputError
 from ragbridge.llms import CachedLLM, GenerationSettings
-from ragbridge.replay import export_judgments, import_judgments
+from ragbridge.replay import SHIPPED, export_judgments, import_judgments, replay_source
 
 SETTINGS = GenerationSettings()
 
@@ -48,3 +48,13 @@ def test_judgments_of_another_llm_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="not of 'test:another-model'"):
         import_judgments(shipped, CachedLLM(Other({}), tmp_path / "user.sqlite"))
+
+
+def test_replay_source_prefers_a_given_file_and_names_a_missing_one(tmp_path: Path) -> None:
+    progress = tmp_path / "judgments.jsonl.gz"
+    with pytest.raises(InputError, match="judgments.jsonl.gz: no such judgments file"):
+        replay_source(True, progress)
+    progress.write_bytes(b"")
+    assert replay_source(False, progress) == progress  # a given file replays even so
+    assert replay_source(False) is None
+    assert replay_source(True) == (SHIPPED if SHIPPED.exists() else None)

@@ -288,6 +288,10 @@ def demo(
         replay: Annotated[bool, typer.Option(
             help="Add the study's shipped LLM judgments to the cache first, so only what is "
                  "new is computed (--no-replay recomputes everything)")] = True,
+        judgments: Annotated[Path | None, typer.Option(
+            help="Replay this judgments file instead of the shipped one, e.g. a study's "
+                 "committed progress (benchmarks/results/study/judgments.jsonl.gz) to resume "
+                 "it on another machine")] = None,
         llm: Annotated[str, typer.Option(
             help="The frozen LLM (the shipped judgments are this one's)")] = "smollm2-fp32"
         ) -> None:
@@ -296,17 +300,17 @@ def demo(
     bridges, and the test tables."""
     from ragbridge.demo import demo_sizes, run_demo
     from ragbridge.render import rich_progress
-    from ragbridge.replay import SHIPPED
+    from ragbridge.replay import replay_source
 
     with _clear_errors():
         sizes = demo_sizes("quick" if quick else preset, gap_n=gap_n, silver_n=silver_n,
                            email_silver_n=email_silver_n, dev_n=dev_n, test_n=test_n,
                            sl_epochs=sl_epochs, rl_iterations=rl_iterations)
         console.print(f"demo sizes: {sizes}")
-        shipped = SHIPPED if replay and SHIPPED.exists() else None
+        source = replay_source(replay, judgments)
         with rich_progress(console) as progress:
             run_demo(runs, sizes, llm_spec=llm, console=console, progress=progress,
-                     replay=shipped)
+                     replay=source)
 
 
 @app.command("export-judgments")

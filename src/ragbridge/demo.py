@@ -272,11 +272,10 @@ def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console,
     tables, sections = {}, ["# ragbridge demo: test tables", ""]
     calls, scored = llm.stats.calls, llm.stats.scored
     train_sizes = list(zip(TASKS, (sizes.silver_n, sizes.email_silver_n), strict=True))
-    for task, train_n in train_sizes:  # the LLM's heaviest work first, for both tasks
-        demo.task_silver(task, train_n)
-    # then the bridges, the smaller task first: email-subject's training and evaluation take
-    # a fraction of nq-wiki's, so its complete table is there early in a long run
+    # one task at a time, the smaller first: email-subject's silver, training and evaluation
+    # take a fraction of nq-wiki's, so its complete table is there hours early in a long run
     for task, train_n in reversed(train_sizes):
+        demo.task_silver(task, train_n)
         report = demo.task(task, train_n)
         tables[task.name] = _table(report)
         sections.append(utility_run(runs, task, task.utility).eval_path("test", "md")

@@ -24,6 +24,17 @@ if TYPE_CHECKING:
 SHIPPED = Path(__file__).parent / "judgments" / "study.jsonl.gz"
 
 
+def replay_source(replay: bool, judgments: Path | None = None) -> Path | None:
+    """Which judgments file a run replays: `judgments` when given (it must exist), else the
+    shipped study's when `replay` asks and it is installed, else none."""
+    if judgments is not None:
+        if not judgments.is_file():
+            raise InputError(f"{judgments}: no such judgments file (export one with "
+                             "`ragbridge export-judgments`)")
+        return judgments
+    return SHIPPED if replay and SHIPPED.exists() else None
+
+
 def export_judgments(cache: Path, identity: str, out: Path) -> int:
     """Write the cache's rows of `identity` to `out`; returns how many."""
     connection = sqlite3.connect(cache)

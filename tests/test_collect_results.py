@@ -1,0 +1,65 @@
+"""A study's committed results can be put back: silver records gzipped on collect come back
+byte for byte on restore, with their settings and cost, and never over a file that is there."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "collect_results.py"
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("collect_results", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(folder: Path) -> dict[str, bytes]:
+    folder.mkdir(parents=True)
+    files = {"config.json": b"{}",
+             "silver.jsonl": b'{"id": "a", "sequence": [1]}\n{"id": "b", "sequence": []}\n',
+             "silver.settings.json": json.dumps({"k": 5}).encode(),
+             "silver.cost.json": json.dumps({"queries": 2, "calls": 12}).encode(),
+             "silver-dev.jsonl": "{\"id\": \"é\"}\n".encode(),
+             "silver-dev.settings.json": b'{"k": 5}'}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return files
+
+
+def test_collected_silver_restores_byte_for_byte(tmp_path: Path) -> None:
+    script = _script()
+    files = _run(tmp_path / "study" / "email")
+    script.collect(tmp_path / "study", tmp_path / "results")
+    packed = tmp_path / "results" / "email" / "silver.jsonl.gz"
+    assert gzip.decompress(packed.read_bytes()) == files["silver.jsonl"]
+    assert not (tmp_path / "results" / "email" / "silver.jsonl").exists()
+
+    fresh = tmp_path / "elsewhere"
+    restored = script.restore(tmp_path / "results", fresh)
+    assert {p.name for p in restored} == {"silver.jsonl", "silver.settings.json",
+                                          "silver.cost.json", "silver-dev.jsonl",
+                                          "silver-dev.settings.json"}
+    for name in ("silver.jsonl", "silver.cost.json", "silver-dev.jsonl"):
+        assert (fresh / "email" / name).read_bytes() == files[name]
+    assert not list(fresh.rglob("*.part"))
+
+
+def test_restore_keeps_what_a_run_already_has(tmp_path: Path) -> None:
+    script = _script()
+    _run(tmp_path / "study" / "email")
+    script.collect(tmp_path / "study", tmp_path / "results")
+    fresh = tmp_path / "elsewhere" / "email"
+    fresh.mkdir(parents=True)
+    (fresh / "silver.jsonl").write_bytes(b'{"id": "a", "sequence": [2]}\n')
+    (fresh / "silver.cost.json").write_bytes(b'{"queries": 1}')
+    restored = script.restore(tmp_path / "results", tmp_path / "elsewhere")
+    assert {p.name for p in restored} == {"silver-dev.jsonl", "silver-dev.settings.json"}
+    assert (fresh / "silver.jsonl").read_bytes() == b'{"id": "a", "sequence": [2]}\n'
+    assert (fresh / "silver.cost.json").read_bytes() == b'{"queries": 1}'
