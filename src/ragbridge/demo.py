@@ -153,11 +153,13 @@ class Demo:
                     self.console.print(f"{task.name} {split}: " + ", ".join(
                         f"R@{d} {v:.1f}" for d, v in recall.items()))
 
-    def silver(self, run: RunDir, utility: str, train_n: int | None) -> dict[str, Any]:
-        """Silver on train, dev and test under one utility."""
+    def silver(self, run: RunDir, utility: str, train_n: int | None,
+               splits: tuple[str, ...]) -> dict[str, Any]:
+        """Silver on the given splits under one utility."""
         found = {}
-        for split, limit in (("train", train_n), ("dev", self.sizes.dev_n),
-                             ("test", self.sizes.test_n)):
+        limits = {"train": train_n, "dev": self.sizes.dev_n, "test": self.sizes.test_n}
+        for split in splits:
+            limit = limits[split]
             # top-K is only recorded where it is a baseline (dev, test): on train it would
             # cost one long prompt per query for nothing the bridge learns from
             search = replace(self.sizes.search, utility=utility, judge_top_k=split != "train")
@@ -190,20 +192,23 @@ class Demo:
             f"{d['metric']:.1f}" for d in result.history["dev"]))
         return result.model
 
-    def task_silver(self, task: DemoTask, train_n: int | None) -> None:
-        """Silver under the chosen utility, then under the other one (which mostly reuses
-        the chosen utility's judgments: the same prompts, generated once)."""
-        silver_found = {}
+    def task_silver(self, task: DemoTask, train_n: int | None,
+                    splits: tuple[str, ...]) -> None:
+        """Silver on `splits` under the chosen utility, then under the other one (which
+        mostly reuses the chosen utility's judgments: the same prompts, generated once)."""
+        found = self.summary.setdefault("silver", {}).setdefault(task.name, {})
         utilities = ((task.utility, other_utility(task)) if self.sizes.second_silver_bridge
                      else (task.utility,))
         for utility in utilities:
-            silver_found[utility] = self.silver(utility_run(self.runs, task, utility),
-                                                utility, train_n)
-        self.summary.setdefault("silver", {})[task.name] = silver_found
-        self.lap(f"{task.name} silver")
+            found.setdefault(utility, {}).update(self.silver(
+                utility_run(self.runs, task, utility), utility, train_n, splits))
+        self.lap(f"{task.name} silver ({', '.join(splits)})")
 
     def task(self, task: DemoTask, train_n: int | None) -> evaluate.EvaluationReport:
-        """Gap probe, bridges, reranker and the test table of one task (after its silver)."""
+        """Silver on train and dev, the gap probe, bridges, reranker, then the test silver
+        (the oracle row) and the test table of one task. Training comes before the test
+        silver, so a long run has its bridges (and their dev curves) an hour earlier."""
+        self.task_silver(task, train_n, ("train", "dev"))
         chosen = utility_run(self.runs, task, task.utility)
         probed = gap.run(chosen, gap.GapConfig(n=self.sizes.gap_n), self.llm,
                          progress=self.progress)
@@ -228,6 +233,7 @@ class Demo:
                                              str(bridges[f"SL ({task.utility} silver)"]),
                                              "bridge-rl", train_n)
         self.lap(f"{task.name} RL")
+        self.task_silver(task, train_n, ("test",))
         report = evaluate.run(chosen, evaluate.EvaluateConfig(
             split="test", n=self.sizes.test_n,
             bridges=tuple(f"{n}={p}" for n, p in bridges.items())), self.llm,
@@ -273,9 +279,8 @@ def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console,
     calls, scored = llm.stats.calls, llm.stats.scored
     train_sizes = list(zip(TASKS, (sizes.silver_n, sizes.email_silver_n), strict=True))
     # one task at a time, the smaller first: email-subject's silver, training and evaluation
-    # take a fraction of nq-wiki's, so its complete table is there hours early in a long run
+    # take a fraction of nq-wiki's, so its complete table is there hours earlier in a long run
     for task, train_n in reversed(train_sizes):
-        demo.task_silver(task, train_n)
         report = demo.task(task, train_n)
         tables[task.name] = _table(report)
         sections.append(utility_run(runs, task, task.utility).eval_path("test", "md")
