@@ -205,15 +205,11 @@ class Demo:
         self.lap(f"{task.name} silver ({', '.join(splits)})")
 
     def task(self, task: DemoTask, train_n: int | None) -> evaluate.EvaluationReport:
-        """Silver on train and dev, the gap probe, bridges, reranker, then the test silver
-        (the oracle row) and the test table of one task. Training comes before the test
-        silver, so a long run has its bridges (and their dev curves) an hour earlier."""
+        """Silver on train and dev, the bridges and the reranker, then the gap probe, the
+        test silver (the oracle row) and the test table of one task. Training comes first, so
+        a long run has its bridges (and their dev curves) an hour earlier."""
         self.task_silver(task, train_n, ("train", "dev"))
         chosen = utility_run(self.runs, task, task.utility)
-        probed = gap.run(chosen, gap.GapConfig(n=self.sizes.gap_n), self.llm,
-                         progress=self.progress)
-        self.console.print(gap_table(probed.report, probed.title))
-        self.lap(f"{task.name} gap probe")
         bridges = {}
         if self.sizes.second_silver_bridge:
             other = other_utility(task)
@@ -233,6 +229,10 @@ class Demo:
                                              str(bridges[f"SL ({task.utility} silver)"]),
                                              "bridge-rl", train_n)
         self.lap(f"{task.name} RL")
+        probed = gap.run(chosen, gap.GapConfig(n=self.sizes.gap_n), self.llm,
+                         progress=self.progress)
+        self.console.print(gap_table(probed.report, probed.title))
+        self.lap(f"{task.name} gap probe")
         self.task_silver(task, train_n, ("test",))
         report = evaluate.run(chosen, evaluate.EvaluateConfig(
             split="test", n=self.sizes.test_n,
