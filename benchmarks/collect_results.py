@@ -6,9 +6,9 @@
 
 Per run directory: the evaluation (`eval-*.{json,md,png}`), the gap probe, the silver
 records (gzipped), their settings and cost, the summaries recorded in `config.json`, and each
-trained bridge's and reranker's history and curves; at the top, `demo-summary.json` and
-`demo-results.md`. `--judgments` also exports the LLM's cached judgments to
-`judgments.jsonl.gz` there.
+trained bridge's and reranker's history, curves and tuned threshold; at the top,
+`demo-summary.json` and `demo-results.md`. `--judgments` also exports the LLM's cached
+judgments to `judgments.jsonl.gz` there.
 
 A long study can outlive its machine: what is committed here lets another machine resume
 it. `--restore` copies the silver records, settings and costs back into the run folders
@@ -27,7 +27,7 @@ from pathlib import Path
 TOP = ("demo-summary.json", "demo-results.md")
 PER_RUN = ("eval-*.json", "eval-*.md", "eval-*.png", "gap.json", "gap.md", "gap.png",
            "config.json", "silver*.settings.json", "silver*.cost.json")
-PER_MODEL = ("history.json", "training.png")
+PER_MODEL = ("history.json", "training.png", "threshold.json")  # threshold: the reranker's tuning
 SILVER = "silver*.jsonl"  # gzipped in the results (the records of a study are megabytes)
 
 
