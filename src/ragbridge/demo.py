@@ -207,9 +207,10 @@ class Demo:
         self.lap(f"{task.name} silver ({', '.join(splits)})")
 
     def task(self, task: DemoTask, train_n: int | None) -> evaluate.EvaluationReport:
-        """Silver on train and dev, the bridges and the reranker, then the gap probe, the
-        test silver (the oracle row) and the test table of one task. Training comes first, so
-        a long run has its bridges (and their dev curves) an hour earlier."""
+        """Silver on train and dev, the SL bridges and the reranker, the gap probe, the test
+        silver (the oracle row) and a first test table; then RL and the full test table. The
+        first table (every baseline, both SL bridges, the oracle) comes before the two RL
+        runs, which take most of a task's hours, so an interrupted long run has it already."""
         self.task_silver(task, train_n, ("train", "dev"))
         chosen = utility_run(self.runs, task, task.utility)
         bridges = {}
@@ -223,19 +224,27 @@ class Demo:
                 dev_limit=self.sizes.dev_n), self.llm)
             self.console.print(f"point-wise reranker: threshold {tuned.threshold:.3f}")
         self.lap(f"{task.name} SL and reranker")
-        if self.sizes.rl_iterations and self.sizes.rl_only:
-            bridges["RL-only"] = self.rl(chosen, task, "minilm-fid", "bridge-rl-only",
-                                         train_n)
-        if self.sizes.rl_iterations:
-            bridges["SL+RL (BGM)"] = self.rl(chosen, task,
-                                             str(bridges[f"SL ({task.utility} silver)"]),
-                                             "bridge-rl", train_n)
-        self.lap(f"{task.name} RL")
         probed = gap.run(chosen, gap.GapConfig(n=self.sizes.gap_n), self.llm,
                          progress=self.progress)
         self.console.print(gap_table(probed.report, probed.title))
         self.lap(f"{task.name} gap probe")
         self.task_silver(task, train_n, ("test",))
+        if not self.sizes.rl_iterations:
+            return self.evaluate(task, chosen, bridges)
+        self.evaluate(task, chosen, bridges)  # the table before RL (cached LLM calls after)
+        if self.sizes.rl_only:
+            bridges["RL-only"] = self.rl(chosen, task, "minilm-fid", "bridge-rl-only",
+                                         train_n)
+        bridges["SL+RL (BGM)"] = self.rl(chosen, task,
+                                         str(bridges[f"SL ({task.utility} silver)"]),
+                                         "bridge-rl", train_n)
+        self.lap(f"{task.name} RL")
+        return self.evaluate(task, chosen, bridges)
+
+    def evaluate(self, task: DemoTask, chosen: RunDir,
+                 bridges: dict[str, Path]) -> evaluate.EvaluationReport:
+        """The test table of every baseline, the given bridges (the last one bootstrapped
+        against the best baseline) and the silver oracle."""
         report = evaluate.run(chosen, evaluate.EvaluateConfig(
             split="test", n=self.sizes.test_n,
             bridges=tuple(f"{n}={p}" for n, p in bridges.items())), self.llm,
@@ -245,7 +254,7 @@ class Demo:
             self.console.print(report.comparison.line())
         if report.answerable_comparison:
             self.console.print("answerable: " + report.answerable_comparison.line())
-        self.lap(f"{task.name} evaluate")
+        self.lap(f"{task.name} evaluate ({len(bridges)} bridges)")
         return report
 
 
