@@ -8,6 +8,11 @@ Two checks on a run's candidates (nq-wiki dense top-5 by default):
 - **silver task** (`--silver`): train on the run's train silver, then compare the bridge's
   dev sequences with the dev silver: exact agreement and first-id agreement, against the best
   constant output (the train silver's most common sequence), and how varied its outputs are.
+  Where silver ties (several first choices, the empty one included, share the best measured
+  utility, which a 0/1 or BLEU metric often does), the search's pick among them is arbitrary,
+  so the check also reports **tie-aware** agreement: the first choice (or the empty output) is
+  one of the best first choices the search measured (`silver.first_step_utilities`), against
+  the constant first choice that is most often among the best on train.
 
 Batches of 8, AdamW, dev accuracy every `--eval-every` steps:
 
@@ -28,6 +33,7 @@ import json
 import random
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +43,7 @@ from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
 from ragbridge.jsonl import read_jsonl
 from ragbridge.records import Candidates, Passage
 from ragbridge.rundir import RunDir
+from ragbridge.silver import first_step_utilities
 
 
 def copy_task(items: list[Candidates], count: int, seed: int, words: int = 12
@@ -63,20 +70,71 @@ def silver_task(run: RunDir, split: str) -> list[tuple[str, list[Passage], list[
             for c in run.candidates(split) if c.example.id in silver]
 
 
+def best_first_choices(run: RunDir, split: str) -> list[set[int] | None]:
+    """Per silver example (in `silver_task`'s order), the first choices that share the best
+    utility the search measured: candidate positions, and -1 for the empty output; None where
+    the record has no first-step trace."""
+    records = {str(r["id"]): r for r in read_jsonl(run.silver_path(split))}
+    found: list[set[int] | None] = []
+    for item in run.candidates(split):
+        if item.example.id not in records:
+            continue
+        utilities = first_step_utilities(records[item.example.id], len(item.hits))
+        if utilities is None:
+            found.append(None)
+            continue
+        *singles, empty = utilities
+        best = max(u for u in utilities if u is not None)
+        found.append({i for i, u in enumerate(singles) if u is not None and u >= best - 1e-9}
+                     | ({-1} if empty >= best - 1e-9 else set()))
+    return found
+
+
+def first_choice(sequence: list[int]) -> int:
+    """A sequence's first id, or -1 for the empty sequence."""
+    return sequence[0] if sequence else -1
+
+
+def best_constant_first(best: list[set[int] | None]) -> int:
+    """The first choice (a position, or -1 for empty) most often among the best ones: the
+    best constant output under tie-aware agreement (chosen on train)."""
+    tallies = Counter(choice for b in best if b is not None for choice in b)
+    return max(sorted(tallies), key=lambda choice: tallies[choice])
+
+
+def tie_aware(chosen: list[list[int]], best: list[set[int] | None], constant: int
+              ) -> dict[str, float]:
+    """How often the first choice is one of the best measured ones, for the bridge and for
+    the best constant first choice, on every traced example and on the untied ones."""
+    traced = [(first_choice(c), b) for c, b in zip(chosen, best, strict=True) if b is not None]
+    untied = [(c, b) for c, b in traced if len(b) == 1]
+
+    def share(pairs: list[tuple[int, set[int]]], fixed: int | None = None) -> float:
+        hits = sum((c if fixed is None else fixed) in b for c, b in pairs)
+        return 100.0 * hits / max(len(pairs), 1)
+
+    return {"traced": len(traced), "untied": len(untied), "tie_constant": constant,
+            "best_first": share(traced), "constant_best_first": share(traced, constant),
+            "untied_first": share(untied), "constant_untied_first": share(untied, constant)}
+
+
 def evaluate(bridge: Any, examples: list[tuple[str, list[Passage], list[int]]],
-             constant: list[int]) -> dict[str, float]:
-    """Agreement with the labels (whole sequence and first id), and output diversity."""
+             constant: list[int], best: list[set[int] | None] | None = None,
+             tie_constant: int = -1) -> dict[str, float]:
+    """Agreement with the labels (whole sequence and first id), output diversity, and (given
+    the best measured first choices) tie-aware agreement, beside `tie_constant`'s."""
     chosen = bridge.generate([q for q, _, _ in examples], [p for _, p, _ in examples])
     labels = [label for _, _, label in examples]
     count = max(len(examples), 1)
     tallies = Counter(tuple(c) for c in chosen)
+    extra = tie_aware(chosen, best, tie_constant) if best else {}
     return {"exact": 100.0 * sum(c == y for c, y in zip(chosen, labels, strict=True)) / count,
             "first": 100.0 * sum(c[:1] == y[:1] for c, y in zip(chosen, labels, strict=True))
             / count,
             "constant_exact": 100.0 * sum(constant == y for y in labels) / count,
             "constant_first": 100.0 * sum(constant[:1] == y[:1] for y in labels) / count,
             "distinct": len(tallies),
-            "most_common_share": 100.0 * tallies.most_common(1)[0][1] / count}
+            "most_common_share": 100.0 * tallies.most_common(1)[0][1] / count, **extra}
 
 
 def main() -> None:
@@ -103,16 +161,21 @@ def main() -> None:
     k = max(len(c.hits) for c in run.candidates("dev"))
     if args.silver:
         train, dev = silver_task(run, "train"), silver_task(run, "dev")
+        best = best_first_choices(run, "dev")
+        tie_constant = best_constant_first(best_first_choices(run, "train"))
         task = "silver"
     else:
         train = copy_task(run.candidates("train"), args.train, args.seed)
         dev = copy_task(run.candidates("dev"), args.dev, args.seed + 1)
+        best, tie_constant = None, -1
         task = "copy"
     constant = list(Counter(tuple(y) for _, _, y in train).most_common(1)[0][0])
+    check = partial(evaluate, examples=dev, constant=constant, best=best,
+                    tie_constant=tie_constant)
     if args.bridge is not None:
         found = {"run": str(args.run), "task": task, "bridge": str(args.bridge),
                  "train": len(train), "dev": len(dev), "constant": constant,
-                 **evaluate(Bridge.from_pretrained(args.bridge), dev, constant)}
+                 **check(Bridge.from_pretrained(args.bridge))}
         print(json.dumps(found, indent=1))
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"{args.run.name}-{task}-trained.json").write_text(json.dumps(found,
@@ -130,7 +193,7 @@ def main() -> None:
     optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
-    history: list[dict[str, float]] = [{"step": 0, **evaluate(bridge, dev, constant)}]
+    history: list[dict[str, float]] = [{"step": 0, **check(bridge)}]
     losses: list[float] = []
     started = time.perf_counter()
     for step in range(1, args.steps + 1):
@@ -146,7 +209,7 @@ def main() -> None:
         if step % args.eval_every == 0 or step == args.steps:
             history.append({"step": step, "loss": sum(losses[-10:]) / len(losses[-10:]),
                             "seconds": time.perf_counter() - started,
-                            **evaluate(bridge, dev, constant)})
+                            **check(bridge)})
             last = history[-1]
             print(f"step {step}: loss {last['loss']:.3f}, dev exact {last['exact']:.1f} "
                   f"(constant {last['constant_exact']:.1f}), first {last['first']:.1f}, "
