@@ -194,13 +194,13 @@ class Demo:
             f"{d['metric']:.1f}" for d in result.history["dev"]))
         return result.model
 
-    def task_silver(self, task: DemoTask, train_n: int | None,
-                    splits: tuple[str, ...]) -> None:
-        """Silver on `splits` under the chosen utility, then under the other one (which
-        mostly reuses the chosen utility's judgments: the same prompts, generated once)."""
+    def task_silver(self, task: DemoTask, train_n: int | None, splits: tuple[str, ...],
+                    both: bool = True) -> None:
+        """Silver on `splits` under the chosen utility, then (`both`) under the other one,
+        which mostly reuses the chosen utility's judgments: the same prompts, generated once."""
         found = self.summary.setdefault("silver", {}).setdefault(task.name, {})
-        utilities = ((task.utility, other_utility(task)) if self.sizes.second_silver_bridge
-                     else (task.utility,))
+        utilities = ((task.utility, other_utility(task))
+                     if both and self.sizes.second_silver_bridge else (task.utility,))
         for utility in utilities:
             found.setdefault(utility, {}).update(self.silver(
                 utility_run(self.runs, task, utility), utility, train_n, splits))
@@ -228,7 +228,8 @@ class Demo:
                          progress=self.progress)
         self.console.print(gap_table(probed.report, probed.title))
         self.lap(f"{task.name} gap probe")
-        self.task_silver(task, train_n, ("test",))
+        # the test silver is the oracle row, which only the chosen utility's silver gives
+        self.task_silver(task, train_n, ("test",), both=False)
         if not self.sizes.rl_iterations:
             return self.evaluate(task, chosen, bridges)
         self.evaluate(task, chosen, bridges)  # the table before RL (cached LLM calls after)
