@@ -30,7 +30,9 @@ CASES = [
      "in Paris, France.\nQuestion: in which city is the eiffel tower", ["Paris"]),
 ]
 PROMPTS = [prompt for prompt, _ in CASES]
-SETTINGS = GenerationSettings(max_new_tokens=12)
+# room for the whole short answer: at 12 tokens bf16 on an AMX Xeon wrote "The Eiffel Tower is
+# a wrought-iron lattice tower on" and lost "Paris" to truncation, not to a wrong answer
+SETTINGS = GenerationSettings(max_new_tokens=24)
 
 
 @pytest.fixture(scope="module")

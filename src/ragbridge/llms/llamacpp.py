@@ -3,17 +3,51 @@
 Prompts are processed one at a time, ordered so that consecutive prompts share the
 longest prefixes: llama.cpp keeps the key/value cache of the previous prompt and only
 evaluates the tokens after the common prefix.
+
+Where llama.cpp was built with AMX (an Intel Xeon with AMX, compiled natively), its AMX
+weight repacking crashed the first decode with a segmentation fault on this project's
+(virtualised) Xeon, as reported upstream (ggml-org/llama.cpp#20824); such builds load the
+weights without extra buffer types (`extra_buffers=False`), which other CPUs keep for their
+repacked kernels.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ragbridge.llms.base import GenerationSettings, LogLikelihood, chat_continuation, finish_output
+
+
+def built_with_amx() -> bool:
+    """Whether this llama.cpp build uses AMX kernels (its system info says AMX_INT8 = 1)."""
+    import llama_cpp
+
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+@contextmanager
+def _extra_buffer_types(enabled: bool) -> Iterator[None]:
+    """Models constructed inside load with `use_extra_bufts` = `enabled`: llama-cpp-python's
+    `Llama()` takes no such argument, but reads the library's default model parameters."""
+    from llama_cpp import llama_cpp
+
+    original = llama_cpp.llama_model_default_params
+
+    def defaults() -> object:
+        params = original()
+        params.use_extra_bufts = enabled
+        return params
+
+    llama_cpp.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        llama_cpp.llama_model_default_params = original
 
 
 class LlamaCppLLM:
@@ -21,17 +55,21 @@ class LlamaCppLLM:
 
     def __init__(self, gguf_path: str | Path | None = None, n_ctx: int = 4096,
                  threads: int | None = None, n_batch: int = 512, name: str | None = None,
-                 gpu_layers: int = 0, flash_attn: bool = False) -> None:
+                 gpu_layers: int = 0, flash_attn: bool = False,
+                 extra_buffers: bool | None = None) -> None:
         from llama_cpp import Llama
 
         from ragbridge.assets import smollm2_gguf
 
         path = Path(gguf_path) if gguf_path else smollm2_gguf()
         self.path, self.threads = path, threads or os.cpu_count() or 1
+        # weight repacking into extra buffer types, except where the build's is AMX's
+        self.extra_buffers = not built_with_amx() if extra_buffers is None else extra_buffers
         self._scorer: Any = None
-        self.model = Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_batch,
-                           n_threads=threads or os.cpu_count() or 1, n_gpu_layers=gpu_layers,
-                           flash_attn=flash_attn, seed=0, verbose=False)
+        with _extra_buffer_types(self.extra_buffers):
+            self.model = Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_batch,
+                               n_threads=self.threads, n_gpu_layers=gpu_layers,
+                               flash_attn=flash_attn, seed=0, verbose=False)
         model_name = name or ("SmolLM2-135M-Instruct-Q4_1" if gguf_path is None else path.stem)
         self.identity = f"llama.cpp:{model_name}"
         self.seconds = 0.0
@@ -79,9 +117,10 @@ class LlamaCppLLM:
 
         started = time.perf_counter()
         if self._scorer is None:
-            self._scorer = Llama(model_path=str(self.path), n_ctx=2048, n_batch=512,
-                                 n_threads=self.threads, logits_all=True, seed=0,
-                                 verbose=False)
+            with _extra_buffer_types(self.extra_buffers):
+                self._scorer = Llama(model_path=str(self.path), n_ctx=2048, n_batch=512,
+                                     n_threads=self.threads, logits_all=True, seed=0,
+                                     verbose=False)
         scorer = self._scorer
         encoded = []
         for prompt, reference in zip(prompts, references, strict=True):
