@@ -8,7 +8,9 @@ Reads what `ragbridge demo --preset study` wrote (a runs folder, or its copy und
 Per task and subset (nq-wiki all and answerable, email-subject): BGM (the SL+RL bridge)
 against the best baseline (paired bootstrap, from `eval-test.json`), its prompt tokens as a
 share of top-K's, the share of the best-baseline -> oracle gap it closes, and whether the
-issue's bar holds; then RL dev curves (SL+RL and RL-only, each task) as `rl-curves.png`.
+issue's bar holds; the same for every other bridge of the table (RL-only, the SL bridges),
+each bootstrapped against the best baseline; then RL dev curves (SL+RL and RL-only, each
+task) as `rl-curves.png`.
 """
 
 from __future__ import annotations
@@ -18,31 +20,48 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ragbridge.evaluation import paired_bootstrap
+
 BGM = "SL+RL (BGM)"
 TASKS = {"nq-wiki-dense": "nq-wiki", "email-subject-bm25": "email-subject"}
 RL_MODELS = {"bridge-rl": "SL+RL (BGM)", "bridge-rl-only": "RL-only"}
 
 
-def bar_row(task: str, subset: str, results: list[dict[str, Any]],
-            comparison: dict[str, Any]) -> dict[str, Any]:
-    """One line of the bars table: BGM vs the best baseline, tokens, gap, and the bar."""
+def compare(results: list[dict[str, Any]], method: str) -> dict[str, Any]:
+    """`method` against the best baseline: paired bootstrap and the share of the best
+    baseline -> oracle gap it closes (as `eval-SPLIT.json` records it for the last bridge)."""
     by_name = {r["method"]: r for r in results}
-    bgm = by_name[BGM]
+    best = max((r for r in results if r["kind"] == "baseline"), key=lambda r: r["metric"])
+    mean, low, high = paired_bootstrap(by_name[method]["scores"], best["scores"])
+    oracle = next((r for r in results if r["kind"] == "oracle"), None)
+    closed = (100.0 * (by_name[method]["metric"] - best["metric"])
+              / (oracle["metric"] - best["metric"])
+              if oracle is not None and oracle["metric"] > best["metric"] else None)
+    return {"method": method, "baseline": best["method"], "mean": mean, "low": low,
+            "high": high, "examples": len(best["scores"]), "gap_closed": closed}
+
+
+def bar_row(task: str, subset: str, results: list[dict[str, Any]],
+            comparison: dict[str, Any], method: str = BGM) -> dict[str, Any]:
+    """One line of the bars table: a bridge (BGM unless given) vs the best baseline, tokens,
+    gap, and the bar."""
+    by_name = {r["method"]: r for r in results}
+    bgm = by_name[method]
     top_k = next(r for r in results if r["method"].startswith("top-") and r["method"] != "top-1")
     tokens = bgm["prompt_tokens"] / top_k["prompt_tokens"]
     if task == "email-subject":  # beats the best baseline, interval above zero, <= top-K tokens
-        bar = "BGM > best, CI above 0, tokens <= top-K"
+        bar = "bridge > best, CI above 0, tokens <= top-K"
         met = comparison["low"] > 0 and tokens <= 1.0
     elif subset == "all":  # not significantly below the best baseline, <= half top-K's tokens
-        bar = "BGM not below best (CI reaches 0), tokens <= top-K / 2"
+        bar = "bridge not below best (CI reaches 0), tokens <= top-K / 2"
         met = comparison["high"] >= 0 and tokens <= 0.5
     else:
         bar, met = "(reported, no bar)", None
     best = comparison["baseline"]
-    return {"task": task, "subset": subset, "n": comparison["examples"],
+    return {"task": task, "subset": subset, "n": comparison["examples"], "bridge": method,
             "best baseline": f"{best} {by_name[best]['metric']:.1f}",
-            "BGM": f"{bgm['metric']:.1f}",
-            "BGM - best [95% CI]": f"{comparison['mean']:+.1f} [{comparison['low']:+.1f}, "
+            "bridge metric": f"{bgm['metric']:.1f}",
+            "bridge - best [95% CI]": f"{comparison['mean']:+.1f} [{comparison['low']:+.1f}, "
                                    f"{comparison['high']:+.1f}]",
             "tokens / top-K": f"{tokens:.2f}",
             "gap closed %": "—" if comparison.get("gap_closed") is None
@@ -85,7 +104,8 @@ def plot_curves(results: Path, out: Path) -> bool:
         axis.set_title(f"{task} (dev)")
         axis.set_xlabel("RL iteration")
         axis.set_ylabel("metric")
-        axis.legend()
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend()
     fig.tight_layout()
     if drawn:
         fig.savefig(out, dpi=120)
@@ -105,11 +125,14 @@ def main() -> None:
             print(f"{path}: not evaluated yet")
             continue
         evaluation = json.loads(path.read_text())
-        if evaluation.get("comparison"):
-            rows.append(bar_row(task, "all", evaluation["results"], evaluation["comparison"]))
-        if evaluation.get("answerable_comparison"):
-            rows.append(bar_row(task, "answerable", evaluation["answerable"],
-                                evaluation["answerable_comparison"]))
+        subsets = [("all", evaluation["results"])]
+        if evaluation.get("answerable"):
+            subsets.append(("answerable", evaluation["answerable"]))
+        for subset, results in subsets:
+            bridges = [r["method"] for r in results if r["kind"] == "bridge"]
+            # BGM first (the issue's bar), then every other bridge
+            for method in sorted(bridges, key=lambda m: m != BGM):
+                rows.append(bar_row(task, subset, results, compare(results, method), method))
     if rows:
         print(markdown(rows))
     curves = args.results / "rl-curves.png"
