@@ -75,16 +75,34 @@ def test_likelihood_is_cached(tiny_llm: TransformersLLM, tmp_path: Path) -> None
 
 
 def test_fp32_likelihoods_are_identical_across_batch_sizes(smollm2) -> None:
+    """Bit-identical with one thread. With two, the Xeon's AVX-512 kernels split a single
+    prompt's matrix products across threads and round differently from a batch of four
+    (measured: at most 1.3e-6 relative; the EPYC stayed bit-identical), so there the values
+    are held to 1e-5 relative, which a padding or masking mistake (>= 1e-3) exceeds."""
     prompts = ["Answer the question with a short answer.\nQuestion: who wrote hamlet",
                "What is the largest ocean?", "Write the subject line for the email below.\n"
                "Email:\nLunch on Friday at noon? I booked the usual place. " * 3,
                "Name a prime number."]
     references = ["William Shakespeare", "The Pacific Ocean", "Friday lunch", "7"]
-    together = smollm2.score(prompts, references)  # the fixture's batch size: 4
-    one_at_a_time = [smollm2.score([p], [r])[0] for p, r in zip(prompts, references,
-                                                                  strict=True)]
+
+    def both() -> tuple[list, list]:
+        together = smollm2.score(prompts, references)  # the fixture's batch size: 4
+        return together, [smollm2.score([p], [r])[0]
+                          for p, r in zip(prompts, references, strict=True)]
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        together, one_at_a_time = both()
+    finally:
+        torch.set_num_threads(threads)
     assert together == one_at_a_time
     assert all(v.total < 0 and v.tokens >= 2 for v in together)
+    threaded, threaded_singles = both()
+    for batched, single, exact in zip(threaded, threaded_singles, together, strict=True):
+        assert batched.tokens == single.tokens == exact.tokens
+        assert batched.total == pytest.approx(single.total, rel=1e-5)
+        assert single.total == pytest.approx(exact.total, rel=1e-5)
 
 
 def test_qa_likelihood_takes_the_best_gold_answer(smollm2, tmp_path: Path) -> None:

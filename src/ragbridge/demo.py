@@ -35,7 +35,7 @@ from ragbridge.silver import SilverConfig
 from ragbridge.stages import evaluate, gap, reranker, retrieve, rl, silver, sl
 
 K = 5
-DEMO_LLM = "smollm2-fp32"  # the study's LLM (deterministic at any batch size, on any CPU):
+DEMO_LLM = "smollm2-fp32"  # the study's LLM (same replies at any batch size, on any CPU):
 # its judgments are what the demo replays
 
 

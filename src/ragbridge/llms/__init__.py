@@ -41,8 +41,8 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
 
     - `smollm2`: the bundled SmolLM2-135M-Instruct (transformers; `dtype="auto"` is bf16
       where the CPU has it natively, else fp32); `smollm2-fp32` / `smollm2-bf16` fix the
-      precision (fp32 is bit-identical at every batch size; bf16 output can change with
-      the batch it is computed in)
+      precision (fp32 replies are identical at every batch size, likelihoods to ~1e-6; bf16
+      output can change with the batch it is computed in)
     - `hf:PATH`: any transformers causal-LM folder
     - `openai:MODEL`: an OpenAI-compatible endpoint (base URL from `base_url` or env;
       `tokenizer`: the model's tokenizer folder, whose chat template scoring needs)
