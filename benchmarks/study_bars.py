@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ragbridge.evaluation import paired_bootstrap
+from ragbridge.evaluation import MethodResult, compare_with_best_baseline
 
 BGM = "SL+RL (BGM)"
 TASKS = {"nq-wiki-dense": "nq-wiki", "email-subject-bm25": "email-subject"}
@@ -28,27 +29,19 @@ RL_MODELS = {"bridge-rl": "SL+RL (BGM)", "bridge-rl-only": "RL-only"}
 
 
 def compare(results: list[dict[str, Any]], method: str) -> dict[str, Any]:
-    """`method` against the best baseline: paired bootstrap and the share of the best
-    baseline -> oracle gap it closes (as `eval-SPLIT.json` records it for the last bridge)."""
-    by_name = {r["method"]: r for r in results}
-    best = max((r for r in results if r["kind"] == "baseline"), key=lambda r: r["metric"])
-    mean, low, high = paired_bootstrap(by_name[method]["scores"], best["scores"])
-    oracle = next((r for r in results if r["kind"] == "oracle"), None)
-    closed = (100.0 * (by_name[method]["metric"] - best["metric"])
-              / (oracle["metric"] - best["metric"])
-              if oracle is not None and oracle["metric"] > best["metric"] else None)
-    return {"method": method, "baseline": best["method"], "mean": mean, "low": low,
-            "high": high, "examples": len(best["scores"]), "gap_closed": closed}
+    """`method` against the best baseline, as `eval-SPLIT.json` records it for the last
+    bridge (`ragbridge.evaluation.compare_with_best_baseline`)."""
+    return asdict(compare_with_best_baseline([MethodResult.from_dict(r) for r in results],
+                                             method))
 
 
 def bar_row(task: str, subset: str, results: list[dict[str, Any]],
-            comparison: dict[str, Any], method: str = BGM) -> dict[str, Any]:
-    """One line of the bars table: a bridge (BGM unless given) vs the best baseline, tokens,
-    gap, and the bar."""
+            comparison: dict[str, Any], method: str) -> dict[str, Any]:
+    """One line of the bars table: a bridge vs the best baseline, tokens, gap, and the bar."""
     by_name = {r["method"]: r for r in results}
-    bgm = by_name[method]
+    bridge = by_name[method]
     top_k = next(r for r in results if r["method"].startswith("top-") and r["method"] != "top-1")
-    tokens = bgm["prompt_tokens"] / top_k["prompt_tokens"]
+    tokens = bridge["prompt_tokens"] / top_k["prompt_tokens"]
     if task == "email-subject":  # beats the best baseline, interval above zero, <= top-K tokens
         bar = "bridge > best, CI above 0, tokens <= top-K"
         met = comparison["low"] > 0 and tokens <= 1.0
@@ -60,7 +53,7 @@ def bar_row(task: str, subset: str, results: list[dict[str, Any]],
     best = comparison["baseline"]
     return {"task": task, "subset": subset, "n": comparison["examples"], "bridge": method,
             "best baseline": f"{best} {by_name[best]['metric']:.1f}",
-            "bridge metric": f"{bgm['metric']:.1f}",
+            "bridge metric": f"{bridge['metric']:.1f}",
             "bridge - best [95% CI]": f"{comparison['mean']:+.1f} [{comparison['low']:+.1f}, "
                                    f"{comparison['high']:+.1f}]",
             "tokens / top-K": f"{tokens:.2f}",
