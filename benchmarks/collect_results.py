@@ -11,8 +11,8 @@ trained bridge's and reranker's history, curves and tuned threshold; at the top,
 judgments to `judgments.jsonl.gz` there.
 
 A long study can outlive its machine: what is committed here lets another machine resume
-it. `--restore` copies the silver records, settings and costs back into the run folders
-(never over a file that is there), and `ragbridge demo --judgments
+it. `--restore` copies the silver records, settings and costs, the test tables and the
+summary back into the run folders (never over a file that is there), and `ragbridge demo --judgments
 benchmarks/results/NAME/judgments.jsonl.gz` replays the judgments, so the silver stage
 resumes with its own cost record and every stage after it finds its LLM calls cached.
 """
@@ -62,11 +62,20 @@ def collect(runs: Path, out: Path) -> list[Path]:
 
 
 def restore(results: Path, runs: Path) -> list[Path]:
-    """Copy the committed silver records, settings and costs of `results` back into the run
-    folders under `runs` (a file already there is kept); returns what it wrote."""
+    """Copy the committed silver records, settings and costs, the test tables and the
+    summary of `results` back under `runs` (a file already there is kept); returns what it
+    wrote."""
     written: list[Path] = []
     if not results.is_dir():
         return written
+    # the summary and the test tables, so that a run of some tasks keeps the others' tables
+    for source in [*(results / name for name in TOP),
+                   *(p for p in sorted(results.glob("*/eval-test.*")) if p.suffix != ".png")]:
+        target = runs / source.relative_to(results)
+        if source.exists() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            written.append(target)
     for folder in sorted(p for p in results.iterdir() if p.is_dir()):
         run = runs / folder.name
         for source in sorted(folder.glob(f"{SILVER}.gz")):

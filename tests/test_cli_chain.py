@@ -90,9 +90,28 @@ def test_readme_chain_runs_end_to_end(tmp_path: Path, tiny_data: tuple[Path, Pat
     assert methods == ["no retrieval", "top-1", "top-3", "point-wise reranker", "SL", "BGM",
                        "silver oracle"]
     assert report["comparison"]["method"] == "BGM" and "best baseline" in output
+    # every bridge is bootstrapped, not only the last: its mean is the paired difference
+    assert [c["method"] for c in report["comparisons"]] == ["SL", "BGM"]
+    assert "SL vs best baseline" in output and "BGM vs best baseline" in output
+    by_name = {r["method"]: r for r in report["results"]}
+    best = max(report["results"][:4], key=lambda r: r["metric"])
+    for compared in report["comparisons"]:
+        assert compared["baseline"] == best["method"]
+        scores = by_name[compared["method"]]["scores"]
+        difference = sum(scores) / len(scores) - sum(best["scores"]) / len(scores)
+        assert compared["mean"] == pytest.approx(difference, abs=1e-9)
     oracle = report["results"][-1]
     assert oracle["metric"] >= max(r["metric"] for r in report["results"][:3])
     config = json.loads((Path(run) / "config.json").read_text())
     assert config["retrieve"]["k"] == 3 and config["train-sl"]["k"] == 3
     assert {"gap", "silver", "silver-dev", "silver-test", "train-sl", "train-rl:bridge-rl",
             "train-rl:bridge-rl-only", "train-reranker", "evaluate-test"} <= set(config)
+
+
+def test_demo_rejects_an_unknown_task_before_any_work(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--runs", str(tmp_path / "runs"), "--no-replay",
+                                      "--task", "email-subject", "--task", "nq-wiki-open"])
+    assert result.exit_code == 2, result.output
+    assert "unknown task 'nq-wiki-open'" in result.output
+    assert "nq-wiki, email-subject" in result.output
+    assert not (tmp_path / "runs").exists()

@@ -63,3 +63,24 @@ def test_restore_keeps_what_a_run_already_has(tmp_path: Path) -> None:
     assert {p.name for p in restored} == {"silver-dev.jsonl", "silver-dev.settings.json"}
     assert (fresh / "silver.jsonl").read_bytes() == b'{"id": "a", "sequence": [2]}\n'
     assert (fresh / "silver.cost.json").read_bytes() == b'{"queries": 1}'
+
+
+def test_restore_brings_back_the_summary_and_test_tables_but_no_plots(tmp_path: Path) -> None:
+    script = _script()
+    _run(tmp_path / "study" / "email")
+    summary = json.dumps({"test tables": {"email": {"top-5": {"BLEU": 10.7}}}}).encode()
+    (tmp_path / "study" / "demo-summary.json").write_bytes(summary)
+    for name, data in (("eval-test.md", b"| top-5 | 10.7 |\n"), ("eval-test.json", b"{}"),
+                       ("eval-test.png", b"\x89PNG"), ("eval-dev.md", b"| dev |\n")):
+        (tmp_path / "study" / "email" / name).write_bytes(data)
+    script.collect(tmp_path / "study", tmp_path / "results")
+    fresh = tmp_path / "elsewhere"
+    (fresh / "email").mkdir(parents=True)
+    (fresh / "email" / "eval-test.json").write_bytes(b'{"newer": true}')
+    restored = {p.relative_to(fresh).as_posix() for p in script.restore(
+        tmp_path / "results", fresh)}
+    assert {"demo-summary.json", "email/eval-test.md"} <= restored
+    assert not restored & {"email/eval-test.json", "email/eval-test.png", "email/eval-dev.md"}
+    assert (fresh / "demo-summary.json").read_bytes() == summary
+    assert (fresh / "email" / "eval-test.md").read_bytes() == b"| top-5 | 10.7 |\n"
+    assert (fresh / "email" / "eval-test.json").read_bytes() == b'{"newer": true}'

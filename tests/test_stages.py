@@ -88,3 +88,12 @@ def test_every_stage_uses_the_runs_k(tmp_path: Path) -> None:
     assert run.settings().k == 10 and run.k() == 10
     with pytest.raises(ValueError, match="retrieved with K=10, not 5"):
         run.k(5)
+
+
+def test_demo_task_selection_keeps_the_demo_order() -> None:
+    from ragbridge.demo import TASKS, select_tasks
+
+    assert select_tasks() == TASKS
+    assert [t.dataset for t in select_tasks(("email-subject", "nq-wiki"))] == [
+        "nq-wiki", "email-subject"]
+    assert [t.name for t in select_tasks(("nq-wiki",))] == ["nq-wiki-dense"]

@@ -211,8 +211,8 @@ def evaluate(run: RunOption, config: EvaluateConfig, llm: LLMOptions) -> None:
 
     result = _run_stage(stage.run, RunDir(run), config, llm.load())
     console.print(results_table(result.results, result.title, result.metric))
-    if result.comparison:
-        console.print(result.comparison.line())
+    for comparison in result.comparisons:
+        console.print(comparison.line())
     console.print(f"wrote {run}/eval-{config.split}.{{json,md,png}}")
 
 
@@ -293,16 +293,20 @@ def demo(
                  "committed progress (benchmarks/results/study/judgments.jsonl.gz) to resume "
                  "it on another machine")] = None,
         llm: Annotated[str, typer.Option(
-            help="The frozen LLM (the shipped judgments are this one's)")] = "smollm2-fp32"
+            help="The frozen LLM (the shipped judgments are this one's)")] = "smollm2-fp32",
+        task: Annotated[list[str] | None, typer.Option(
+            help="Run only this task (nq-wiki or email-subject; repeatable); the summary "
+                 "keeps the tables an earlier run of --runs wrote for the others")] = None,
         ) -> None:
     """The main job on the embedded default: data, retrieval, gap probe, silver search under
     the metric and the chosen utility, SL bridges, the point-wise reranker, RL-only and SL+RL
     bridges, and the test tables."""
-    from ragbridge.demo import demo_sizes, run_demo
+    from ragbridge.demo import demo_sizes, run_demo, select_tasks
     from ragbridge.render import rich_progress
     from ragbridge.replay import replay_source
 
     with _clear_errors():
+        tasks = select_tasks(tuple(task or ()))
         sizes = demo_sizes("quick" if quick else preset, gap_n=gap_n, silver_n=silver_n,
                            email_silver_n=email_silver_n, dev_n=dev_n, test_n=test_n,
                            sl_epochs=sl_epochs, rl_iterations=rl_iterations)
@@ -310,7 +314,7 @@ def demo(
         source = replay_source(replay, judgments)
         with rich_progress(console) as progress:
             run_demo(runs, sizes, llm_spec=llm, console=console, progress=progress,
-                     replay=source)
+                     replay=source, tasks=tuple(t.dataset for t in tasks))
 
 
 @app.command("export-judgments")

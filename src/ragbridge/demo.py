@@ -244,17 +244,17 @@ class Demo:
 
     def evaluate(self, task: DemoTask, chosen: RunDir,
                  bridges: dict[str, Path]) -> evaluate.EvaluationReport:
-        """The test table of every baseline, the given bridges (the last one bootstrapped
-        against the best baseline) and the silver oracle."""
+        """The test table of every baseline, the given bridges (each bootstrapped against the
+        best baseline) and the silver oracle."""
         report = evaluate.run(chosen, evaluate.EvaluateConfig(
             split="test", n=self.sizes.test_n,
             bridges=tuple(f"{n}={p}" for n, p in bridges.items())), self.llm,
             progress=self.progress)
         self.console.print(results_table(report.results, report.title, report.metric))
-        if report.comparison:
-            self.console.print(report.comparison.line())
-        if report.answerable_comparison:
-            self.console.print("answerable: " + report.answerable_comparison.line())
+        for comparison in report.comparisons:
+            self.console.print(comparison.line())
+        for comparison in report.answerable_comparisons:
+            self.console.print("answerable: " + comparison.line())
         self.lap(f"{task.name} evaluate ({len(bridges)} bridges)")
         return report
 
@@ -267,12 +267,31 @@ def _table(report: evaluate.EvaluationReport) -> dict[str, dict[str, float]]:
             for r in report.results}
 
 
+def select_tasks(names: tuple[str, ...] = ()) -> tuple[DemoTask, ...]:
+    """The demo tasks of the given data set names (every task when none is given)."""
+    known = {task.dataset: task for task in TASKS}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown task {', '.join(map(repr, unknown))}: choose from "
+                         f"{', '.join(known)}")
+    return tuple(task for task in TASKS if not names or task.dataset in names)
+
+
+def _earlier_summary(runs: Path) -> dict[str, Any]:
+    """The summary an earlier run of this folder wrote: its test tables and stage times are
+    kept for the tasks this run does not redo."""
+    path = runs / "demo-summary.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console,
              progress: ProgressCallback | None = None,
-             replay: Path | None = None) -> dict[str, Any]:
-    """Both tasks end to end; returns (and writes) the summary with every test table."""
+             replay: Path | None = None, tasks: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The tasks (data set names; both when none is given) end to end; returns and writes
+    the summary with every test table, keeping those an earlier run wrote for other tasks."""
     from ragbridge.replay import import_judgments
 
+    chosen = select_tasks(tasks)
     started = time.perf_counter()
     llm = load_llm(llm_spec)
     demo = Demo(runs, sizes, llm, console, progress)
@@ -281,22 +300,26 @@ def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console,
         console.print(f"replaying the study's LLM judgments: {added} added to the cache "
                       f"from {replay}")
         demo.summary["replayed"] = {"file": str(replay), "added": added}
-    for name in ("nq-wiki", "email-subject"):
-        _ensure_data(name, console, progress)
+    for task in chosen:
+        _ensure_data(task.dataset, console, progress)
     demo.lap("data")
-    for task in TASKS:
+    for task in chosen:
         demo.retrieve(task)
     demo.lap("retrieve")
-    tables, sections = {}, ["# ragbridge demo: test tables", ""]
+    earlier = _earlier_summary(runs)
+    tables = earlier.get("test tables", {})
+    demo.timings = {**earlier.get("stage seconds", {}), **demo.timings}
     calls, scored = llm.stats.calls, llm.stats.scored
-    train_sizes = list(zip(TASKS, (sizes.silver_n, sizes.email_silver_n), strict=True))
+    train_sizes = {"nq-wiki": sizes.silver_n, "email-subject": sizes.email_silver_n}
     # one task at a time, the smaller first: email-subject's silver, training and evaluation
     # take a fraction of nq-wiki's, so its complete table is there hours earlier in a long run
-    for task, train_n in reversed(train_sizes):
-        report = demo.task(task, train_n)
-        tables[task.name] = _table(report)
-        sections.append(utility_run(runs, task, task.utility).eval_path("test", "md")
-                        .read_text().strip() + "\n")
+    for task in reversed(chosen):
+        tables[task.name] = _table(demo.task(task, train_sizes[task.dataset]))
+    sections = ["# ragbridge demo: test tables", ""]
+    for task in TASKS:  # every task with a test table in this folder, this run's or earlier
+        table = utility_run(runs, task, task.utility).eval_path("test", "md")
+        if table.exists():
+            sections.append(table.read_text().strip() + "\n")
     demo.summary.update({"test tables": tables, "stage seconds": demo.timings,
                          "llm calls": llm.stats.calls - calls,
                          "llm scores": llm.stats.scored - scored,

@@ -219,14 +219,14 @@ def _result_cells(result: MethodResult) -> list[str]:
 
 
 def results_markdown(results: Sequence[MethodResult], title: str, metric: str,
-                     comparison: Comparison | None = None) -> str:
-    """A Markdown table of the methods (and the bootstrap line)."""
+                     comparisons: Sequence[Comparison] = ()) -> str:
+    """A Markdown table of the methods, then a bootstrap line per compared bridge."""
     lines = [f"**{title}**", "", f"| method | {metric} | " + " | ".join(RESULT_COLUMNS) + " |",
              "|---|---:|" + "---:|" * len(RESULT_COLUMNS)]
     lines += [f"| {r.method} | {r.metric:.1f} | " + " | ".join(_result_cells(r)) + " |"
               for r in results]
-    if comparison is not None:
-        lines += ["", comparison.line()]
+    if comparisons:
+        lines += ["", *(f"- {c.line()}" for c in comparisons)]
     return "\n".join(lines) + "\n"
 
 

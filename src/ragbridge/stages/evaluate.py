@@ -3,10 +3,10 @@
 Methods: no retrieval, top-1 and top-K in retriever order, the point-wise reranker when
 `RUN/reranker/` has been trained (`ragbridge train-reranker`; or another run's, given as
 `reranker`, since a reranker scores any retriever's candidates), each bridge given, and the
-silver oracle when the split has been searched (`ragbridge silver --split test`). The last
-bridge given (BGM, when it is the SL+RL one) is compared with the best baseline by a paired
-bootstrap. Writes `eval-SPLIT.json` (with per-example scores and choices), `eval-SPLIT.md`
-and `eval-SPLIT.png`.
+silver oracle when the split has been searched (`ragbridge silver --split test`). Every
+bridge is compared with the best baseline by a paired bootstrap; the last one given (BGM,
+when it is the SL+RL one) is the headline comparison. Writes `eval-SPLIT.json` (with
+per-example scores and choices), `eval-SPLIT.md` and `eval-SPLIT.png`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class EvaluateConfig:
     n: int | None = field(default=None, metadata={"help": "At most this many examples",
                                                    "aliases": ("-n",)})
     bridges: tuple[str, ...] = field(default=(), metadata={
-        "help": "NAME=PATH of a trained bridge (repeatable; the last is bootstrapped)",
+        "help": "NAME=PATH of a trained bridge (repeatable; each is bootstrapped against "
+                "the best baseline, the last is the headline)",
         "flag": "bridge"})
     reranker: Path | None = field(default=None, metadata={
         "help": "A tuned reranker folder (default RUN/reranker when it exists)"})
@@ -60,30 +61,43 @@ class EvaluateConfig:
 
 @dataclass
 class EvaluationReport:
-    """Every method's result, the bootstrap comparison, and what produced them; for QA also
-    the same on the *answerable* examples (a gold answer in one of the K candidates), where
-    the choice of passages can matter."""
+    """Every method's result, each bridge's bootstrap against the best baseline (in the
+    order given: the last is the headline), and what produced them; for QA also the same on
+    the *answerable* examples (a gold answer in one of the K candidates), where the choice
+    of passages can matter."""
 
     title: str
     metric: str
     llm: str
     results: list[MethodResult]
-    comparison: Comparison | None
+    comparisons: list[Comparison] = field(default_factory=list)
     answerable: list[MethodResult] | None = None
-    answerable_comparison: Comparison | None = None
+    answerable_comparisons: list[Comparison] = field(default_factory=list)
+
+    @property
+    def comparison(self) -> Comparison | None:
+        """The headline comparison: the last bridge given against the best baseline."""
+        return self.comparisons[-1] if self.comparisons else None
+
+    @property
+    def answerable_comparison(self) -> Comparison | None:
+        """The headline comparison on the answerable examples."""
+        return self.answerable_comparisons[-1] if self.answerable_comparisons else None
 
     def to_dict(self) -> dict[str, Any]:
-        """What eval-SPLIT.json holds."""
+        """What eval-SPLIT.json holds ("comparison": the headline; "comparisons": all)."""
         def compared(comparison: Comparison | None) -> dict[str, Any] | None:
             return asdict(comparison) if comparison else None
 
         return {"title": self.title, "llm": self.llm, "metric": self.metric,
                 "bootstrap": self.comparison.line() if self.comparison else None,
                 "comparison": compared(self.comparison),
+                "comparisons": [asdict(c) for c in self.comparisons],
                 "results": [r.to_dict() for r in self.results],
                 "answerable": [r.to_dict() for r in self.answerable]
                 if self.answerable is not None else None,
-                "answerable_comparison": compared(self.answerable_comparison)}
+                "answerable_comparison": compared(self.answerable_comparison),
+                "answerable_comparisons": [asdict(c) for c in self.answerable_comparisons]}
 
 
 def answerable(item: Candidates) -> bool:
@@ -131,18 +145,18 @@ def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
         report(progress, f"evaluate {config.split}", number, len(methods), name)
     title = (f"{settings.dataset}, {settings.retriever} ({config.split}, {len(items)} examples, "
              f"K={settings.k})")
-    comparison = compare_with_best_baseline(results, list(bridges)[-1]) if bridges else None
-    evaluation = EvaluationReport(title, judge.metric, llm.identity, results, comparison)
-    sections = [results_markdown(results, title, judge.metric, comparison)]
+    evaluation = EvaluationReport(title, judge.metric, llm.identity, results, [
+        compare_with_best_baseline(results, name) for name in bridges])
+    sections = [results_markdown(results, title, judge.metric, evaluation.comparisons)]
     if any(c.example.answers for c in items):
         keep = [answerable(c) for c in items]
         evaluation.answerable = [r.subset(keep) for r in results]
-        if bridges and any(keep):
-            evaluation.answerable_comparison = compare_with_best_baseline(
-                evaluation.answerable, list(bridges)[-1])
+        if any(keep):
+            evaluation.answerable_comparisons = [
+                compare_with_best_baseline(evaluation.answerable, name) for name in bridges]
         sections.append(results_markdown(
             evaluation.answerable, f"{title}: the {sum(keep)} answerable (a gold answer in "
-            "the candidates)", judge.metric, evaluation.answerable_comparison))
+            "the candidates)", judge.metric, evaluation.answerable_comparisons))
     with run_dir.lock(f"evaluate {config.split}"):
         write_json(run_dir.eval_path(config.split, "json"), evaluation.to_dict())
         write_markdown(run_dir.eval_path(config.split, "md"), sections)
