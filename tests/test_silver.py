@@ -274,3 +274,34 @@ def test_a_resume_that_cuts_a_torn_window_keeps_the_cost_of_every_record(tmp_pat
     again, summary = _run(run, tmp_path / "c.sqlite", EchoLLM(), 8, 4)
     assert again.stats.calls == 0 and again.stats.hits > 0  # the window redone from the cache
     assert summary.costed == 8 and summary.llm_calls == first.stats.calls
+
+
+def test_singles_search_can_try_the_best_single_repeated(tmp_path: Path) -> None:
+    """q1's optimum is a|a: the singles search only finds it when it tries repeating its best
+    single, and then agrees with the greedy search on every query, for fewer prompts."""
+    plain = _search(tmp_path / "plain", SilverConfig(strategy="singles", max_length=2))
+    assert [r["silver"] for r in plain] == [["b", "a"], ["a"], [], ["c"]]
+    repeated = _search(tmp_path / "repeat", SilverConfig(strategy="singles", max_length=2,
+                                                         repeat_best=2))
+    greedy = _search(tmp_path / "greedy", SilverConfig(max_length=2))
+    assert [r["silver"] for r in repeated] == [r["silver"] for r in greedy] == [
+        ["b", "a"], ["a", "a"], [], ["c"]]
+    assert [r["score"] for r in repeated] == [80, 60, 30, 5]
+    # q3: c|c was judged but only ties c, so the shorter sequence stays
+    assert [v["sequence"] for v in repeated[3]["trace"][-1]["verified"]] == [[2, 2]]
+    assert [v["sequence"] for v in plain[3]["trace"][-1]["verified"]] == []
+
+
+def test_a_silver_file_resumes_only_with_the_repeat_setting_it_was_made_with(
+        tmp_path: Path) -> None:
+    run = _prepare_run(tmp_path / "run", 4)
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), 4, limit=2, strategy="singles", max_length=2)
+    with pytest.raises(InputError, match="repeat_best None -> 2"):
+        _run(run, tmp_path / "c.sqlite", EchoLLM(), 4, strategy="singles", max_length=2,
+             repeat_best=2)
+    made_with_repeats = _prepare_run(tmp_path / "repeats", 4)
+    _run(made_with_repeats, tmp_path / "c.sqlite", EchoLLM(), 4, limit=2, strategy="singles",
+         max_length=2, repeat_best=2)
+    with pytest.raises(InputError, match="repeat_best 2 -> None"):
+        _run(made_with_repeats, tmp_path / "c.sqlite", EchoLLM(), 4, strategy="singles",
+             max_length=2)

@@ -8,8 +8,10 @@ query, each carrying every passage chosen so far.
 
 `singles` (cheaper): judge the empty prompt and each candidate alone once (the greedy
 search's first step), rank the candidates that beat the empty prompt, judge the prefixes of
-that ranking of length 2 .. `max_length`, and keep the best of empty, the best single and
-those prefixes. About K + `max_length` prompts per query, most of them short.
+that ranking of length 2 .. `max_length` (and, with `repeat_best` N, the best single
+repeated 2 .. N times: the LLM can gain from repetition), and keep the best of empty, the
+best single and those sequences. About K + `max_length` (+ N - 1) prompts per query, most of
+them short.
 
 The utility is the task metric of the LLM's output, the likelihood of the reference reply
 (dense: no ties), or the metric with ties broken by the likelihood (`Judge`). Each record
@@ -33,7 +35,11 @@ class SilverConfig:
 
     max_length: int = field(default=5, metadata={"help": "Longest silver sequence"})
     allow_repeats: bool = field(default=True, metadata={
-        "help": "Allow a passage more than once", "flag": "repeats"})
+        "help": "greedy: allow a passage more than once (singles: see --repeat-best)",
+        "flag": "repeats"})
+    repeat_best: int = field(default=0, metadata={
+        "help": "singles: also judge the best single repeated 2..N times (at most "
+                "max_length; 0 or 1: never)"})
     utility: str = field(default="metric", metadata={
         "help": f"What the search maximises: {' | '.join(UTILITIES)} (the metric, ties broken "
                 "by the reference likelihood)"})
@@ -159,6 +165,9 @@ def _singles(states: list[SearchState], judge: Judge, config: SilverConfig) -> N
             state.trace[-1]["chosen"] = ranked[0]
         prefixes += [(state, ranked[:n]) for n in range(2, min(config.max_length,
                                                                len(ranked)) + 1)]
+        if ranked:
+            prefixes += [(state, [ranked[0]] * n)
+                         for n in range(2, min(config.repeat_best, config.max_length) + 1)]
     judged = judge.judge_positions([s.item for s, _ in prefixes], [e for _, e in prefixes])
     verified: dict[int, list[dict[str, Any]]] = {}
     for (state, prefix), judgment in zip(prefixes, judged, strict=True):

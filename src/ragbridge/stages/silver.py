@@ -77,12 +77,15 @@ def _total_cost(earlier: dict[str, float], counters: dict[str, int], done: int, 
 def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
                     judge: Judge) -> dict[str, Any]:
     """Everything that shapes the records: a resume must use the same."""
-    return {"k": run_dir.settings().k, "max_length": config.search.max_length,
-            "allow_repeats": config.search.allow_repeats, "metric": judge.metric,
-            "utility": judge.utility_name, "strategy": config.search.strategy,
-            "min_improvement": config.search.min_improvement,
-            "batch_queries": config.search.batch_queries, "llm": llm.identity,
-            "task": judge.task.name, "judge_top_k": config.search.judge_top_k}
+    settings = {"k": run_dir.settings().k, "max_length": config.search.max_length,
+                "allow_repeats": config.search.allow_repeats, "metric": judge.metric,
+                "utility": judge.utility_name, "strategy": config.search.strategy,
+                "min_improvement": config.search.min_improvement,
+                "batch_queries": config.search.batch_queries, "llm": llm.identity,
+                "task": judge.task.name, "judge_top_k": config.search.judge_top_k}
+    if config.search.repeat_best > 1:  # recorded only when used: older files stay resumable
+        settings["repeat_best"] = config.search.repeat_best
+    return settings
 
 
 def completed_records(path: Path, window: int, total: int | None = None) -> list[dict[str, Any]]:
@@ -105,8 +108,9 @@ def _check_resume(path: Path, settings: dict[str, Any], done: int) -> None:
     file = settings_path(path)
     if file.exists():
         earlier = json.loads(file.read_text())
-        changed = [f"{key} {earlier.get(key)!r} -> {settings[key]!r}" for key in settings
-                   if earlier.get(key) != settings[key]]
+        changed = [f"{key} {earlier.get(key)!r} -> {settings.get(key)!r}"
+                   for key in [*settings, *(k for k in earlier if k not in settings)]
+                   if earlier.get(key) != settings.get(key)]
         if changed and done:
             raise InputError(f"{path} was made with other settings ({'; '.join(changed)}): "
                              "rerun with the same settings to resume, or move it away")
