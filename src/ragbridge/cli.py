@@ -301,12 +301,11 @@ def demo(
     """The main job on the embedded default: data, retrieval, gap probe, silver search under
     the metric and the chosen utility, SL bridges, the point-wise reranker, RL-only and SL+RL
     bridges, and the test tables."""
-    from ragbridge.demo import demo_sizes, run_demo, select_tasks
+    from ragbridge.demo import demo_sizes, run_demo
     from ragbridge.render import rich_progress
     from ragbridge.replay import replay_source
 
     with _clear_errors():
-        tasks = select_tasks(tuple(task or ()))
         sizes = demo_sizes("quick" if quick else preset, gap_n=gap_n, silver_n=silver_n,
                            email_silver_n=email_silver_n, dev_n=dev_n, test_n=test_n,
                            sl_epochs=sl_epochs, rl_iterations=rl_iterations)
@@ -314,7 +313,7 @@ def demo(
         source = replay_source(replay, judgments)
         with rich_progress(console) as progress:
             run_demo(runs, sizes, llm_spec=llm, console=console, progress=progress,
-                     replay=source, tasks=tuple(t.dataset for t in tasks))
+                     replay=source, tasks=tuple(task or ()))
 
 
 @app.command("export-judgments")
