@@ -7,6 +7,7 @@ bridge (mechanics only, no quality claim).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,30 @@ def test_kl_penalty_bounds_the_drift_from_the_reference(tmp_path: Path) -> None:
     # with reward in 0..1, the optimum of reward - beta*KL is at KL <= 1/beta
     assert max(step["kl"] for step in held["steps"]) < 1.0
     assert held["steps"][-1]["kl"] < free["steps"][-1]["kl"]
+
+
+def test_entropy_bonus_keeps_the_policy_spread(tmp_path: Path) -> None:
+    plain, plain_policy = _train(tmp_path, "plain", kl_coef=0.0)
+    spread, spread_policy = _train(tmp_path, "spread", kl_coef=0.0, entropy_coef=1.0)
+    # the bonus is paid into the return: same reward, higher return than without it
+    last = spread["steps"][-1]
+    assert last["return"] > last["reward"] / 100.0
+    assert spread["steps"][-1]["entropy"] > plain["steps"][-1]["entropy"]
+    assert _probability_of_b(spread_policy) < _probability_of_b(plain_policy)
+
+
+def test_a_checkpoint_from_before_a_new_knob_resumes(tmp_path: Path) -> None:
+    config = RLConfig(iterations=4, rollout_queries=4, minibatch_size=4, learning_rate=3e-3,
+                      eval_every=2, checkpoint_every=2)
+    judge = Judge(TASK, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))
+    train_rl(EXAMPLES, EXAMPLES[:2], judge, _policy(), RLConfig(
+        **{**config.__dict__, "iterations": 2}), tmp_path / "run")
+    state_file = tmp_path / "run" / "checkpoint-2" / "state.json"
+    state = json.loads(state_file.read_text())
+    del state["config"]["entropy_coef"]  # as written before the knob existed
+    state_file.write_text(json.dumps(state))
+    resumed = train_rl(EXAMPLES, EXAMPLES[:2], judge, _policy(), config, tmp_path / "run")
+    assert resumed["iteration"] == 4
 
 
 def test_resume_continues_the_same_run(tmp_path: Path) -> None:

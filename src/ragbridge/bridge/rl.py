@@ -58,6 +58,9 @@ class RLConfig:
         "help": "Value head learning rate (ppo)"})
     clip_range: float = field(default=0.2, metadata={"help": "PPO ratio clip range"})
     kl_coef: float = field(default=0.05, metadata={"help": "KL-to-start penalty in the reward"})
+    entropy_coef: float = field(default=0.0, metadata={
+        "help": "Entropy bonus in the reward: this x the sampled sequence's negative "
+                "log-probability (keeps a peaked start exploring)"})
     passage_cost: float = field(default=0.0, metadata={
         "help": "Reward subtracted per passage (0..1 scale): trade tokens for quality"})
     metric_weight: float = field(default=1.0, metadata={
@@ -94,7 +97,7 @@ class Rollout:
     examples: list[BridgeExample]
     positions: list[list[int]]
     metric: torch.Tensor  # raw task metric of each sequence, 0..100
-    returns: torch.Tensor  # shaped reward: metric/100 - costs - kl_coef * log-ratio
+    returns: torch.Tensor  # shaped reward: metric/100 - costs - KL + entropy bonus
     old_logprobs: torch.Tensor  # [batch, steps]
     mask: torch.Tensor
     kl: torch.Tensor  # per sequence: sum of log pi_old - log pi_ref
@@ -161,9 +164,11 @@ def collect_rollout(policy: Bridge, reference: Bridge, value_head: ValueHead | N
         old, mask = _sequence_logprobs(policy, repeated, positions)
         ref, _ = _sequence_logprobs(reference, repeated, positions)
     kl = ((old - ref) * mask).sum(1)
+    surprise = -(old * mask).sum(1)  # a one-sample estimate of the sequence entropy
     lengths = torch.tensor([float(len(p)) for p in positions])
     returns = (config.metric_weight * metric / 100.0 + config.likelihood_weight * gain
-               - config.passage_cost * lengths - config.kl_coef * kl)
+               - config.passage_cost * lengths - config.kl_coef * kl
+               + config.entropy_coef * surprise)
     features = None
     if config.algorithm == "rloo":
         grouped = returns.view(-1, group)
@@ -270,7 +275,8 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
     checkpoint = latest_checkpoint(out)
     if checkpoint:
         state = json.loads((checkpoint / "state.json").read_text())
-        earlier = {**state["config"], "iterations": config.iterations}
+        # a knob added after the checkpoint was written counts as its default
+        earlier = {**asdict(RLConfig()), **state["config"], "iterations": config.iterations}
         if earlier != asdict(config):
             changed = sorted(k for k in asdict(config) if earlier.get(k) != asdict(config)[k])
             raise ValueError(f"{checkpoint} was trained with other settings ({', '.join(changed)}"
