@@ -61,6 +61,14 @@ def collect(runs: Path, out: Path) -> list[Path]:
     return written
 
 
+def _copy_if_missing(source: Path, target: Path, written: list[Path]) -> None:
+    """Copy `source` to `target` unless the target is there (a run's own file is kept)."""
+    if source.exists() and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        written.append(target)
+
+
 def restore(results: Path, runs: Path) -> list[Path]:
     """Copy the committed silver records, settings and costs, the test tables and the
     summary of `results` back under `runs` (a file already there is kept); returns what it
@@ -71,11 +79,7 @@ def restore(results: Path, runs: Path) -> list[Path]:
     # the summary and the test tables, so that a run of some tasks keeps the others' tables
     for source in [*(results / name for name in TOP),
                    *(p for p in sorted(results.glob("*/eval-test.*")) if p.suffix != ".png")]:
-        target = runs / source.relative_to(results)
-        if source.exists() and not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-            written.append(target)
+        _copy_if_missing(source, runs / source.relative_to(results), written)
     for folder in sorted(p for p in results.iterdir() if p.is_dir()):
         run = runs / folder.name
         for source in sorted(folder.glob(f"{SILVER}.gz")):
@@ -89,9 +93,7 @@ def restore(results: Path, runs: Path) -> list[Path]:
             partial.replace(target)
             written.append(target)
             for kept in (f"{target.stem}.settings.json", f"{target.stem}.cost.json"):
-                if (folder / kept).exists() and not (run / kept).exists():
-                    shutil.copyfile(folder / kept, run / kept)
-                    written.append(run / kept)
+                _copy_if_missing(folder / kept, run / kept, written)
     return written
 
 
