@@ -8,6 +8,9 @@
 # (`--repeat-best 2`, one more prompt per query). Every stage resumes: rerun to continue.
 #
 #   bash benchmarks/repeat_silver.sh [RUN]     # default RUN: runs/exp/email-subject-repeat
+#   REPEAT=5 bash benchmarks/repeat_silver.sh runs/exp/email-subject-repeat5
+#
+# REPEAT (default 2) is --repeat-best: the best single is also judged 2..REPEAT times.
 #
 # Then compare with the study's test table (same 226 emails, per-example scores):
 #   python benchmarks/paired_dev.py --split test ...   (see BENCHMARKS.md)
@@ -15,7 +18,7 @@ set -euo pipefail
 RUN=${1:-runs/exp/email-subject-repeat}
 BIN=${BIN:-.venv/bin}
 LLM=(--llm smollm2-fp32)
-SEARCH=(--strategy singles --max-length 2 --repeat-best 2 --utility metric)
+SEARCH=(--strategy singles --max-length 2 --repeat-best "${REPEAT:-2}" --utility metric)
 
 [ -f "$RUN/candidates.jsonl" ] || {
   [ -f "$HOME/.cache/ragbridge/datasets/email-subject/meta.json" ] || "$BIN/ragbridge" data email-subject

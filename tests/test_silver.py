@@ -292,6 +292,19 @@ def test_singles_search_can_try_the_best_single_repeated(tmp_path: Path) -> None
     assert [v["sequence"] for v in plain[3]["trace"][-1]["verified"]] == []
 
 
+def test_repeating_the_best_single_is_not_bounded_by_max_length(tmp_path: Path) -> None:
+    """a|a|a|a beats a while a|a does not (the email-subject LLM's taste): singles with
+    max_length 2 finds it when asked to repeat up to 4 times."""
+    rewards = {"q0": {"": 0, "a": 40, "a|a": 30, "a|a|a": 35, "a|a|a|a": 70, "b": 20,
+                      "a|b": 25}}
+    llm = CachedLLM(EchoLLM(), tmp_path / "cache.sqlite")
+    records = search_batch(make_candidates(1), Judge(SequenceRewardTask(rewards), llm),
+                           SilverConfig(strategy="singles", max_length=2, repeat_best=4))
+    assert records[0]["silver"] == ["a", "a", "a", "a"] and records[0]["score"] == 70
+    verified = [v["sequence"] for v in records[0]["trace"][-1]["verified"]]
+    assert verified == [[0, 1], [0, 0], [0, 0, 0], [0, 0, 0, 0]]  # no prefix beyond 2
+
+
 def test_a_silver_file_resumes_only_with_the_repeat_setting_it_was_made_with(
         tmp_path: Path) -> None:
     run = _prepare_run(tmp_path / "run", 4)

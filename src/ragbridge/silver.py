@@ -38,8 +38,8 @@ class SilverConfig:
         "help": "greedy: allow a passage more than once (singles: see --repeat-best)",
         "flag": "repeats"})
     repeat_best: int = field(default=0, metadata={
-        "help": "singles: also judge the best single repeated 2..N times (at most "
-                "max_length; 0 or 1: never)"})
+        "help": "singles: also judge the best single repeated 2..N times (N may exceed "
+                "max_length, which bounds the other prefixes; 0 or 1: never)"})
     utility: str = field(default="metric", metadata={
         "help": f"What the search maximises: {' | '.join(UTILITIES)} (the metric, ties broken "
                 "by the reference likelihood)"})
@@ -166,8 +166,9 @@ def _singles(states: list[SearchState], judge: Judge, config: SilverConfig) -> N
         prefixes += [(state, ranked[:n]) for n in range(2, min(config.max_length,
                                                                len(ranked)) + 1)]
         if ranked:
-            prefixes += [(state, [ranked[0]] * n)
-                         for n in range(2, min(config.repeat_best, config.max_length) + 1)]
+            # every count up to N, whatever max_length: repetition need not pay off at once
+            # (on email-subject a passage five times can beat it once while twice does not)
+            prefixes += [(state, [ranked[0]] * n) for n in range(2, config.repeat_best + 1)]
     judged = judge.judge_positions([s.item for s, _ in prefixes], [e for _, e in prefixes])
     verified: dict[int, list[dict[str, Any]]] = {}
     for (state, prefix), judgment in zip(prefixes, judged, strict=True):
