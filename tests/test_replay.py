@@ -58,3 +58,33 @@ def test_replay_source_prefers_a_given_file_and_names_a_missing_one(tmp_path: Pa
     assert replay_source(False, progress) == progress  # a given file replays even so
     assert replay_source(False) is None
     assert replay_source(True) == (SHIPPED if SHIPPED.exists() else None)
+
+
+def test_the_shipped_judgments_are_the_bundled_llms_own(tmp_path: Path, smollm2) -> None:
+    """The file `make demo` replays holds what the real fp32 SmolLM2 answers: the no-passage
+    and top-1 prompts of the first email-subject test emails, asked of the live model, get
+    the shipped replies (and replaying them asks the model nothing)."""
+    from ragbridge.data.dataset import load_dataset
+    from ragbridge.data.email_subject import build_email_subject
+    from ragbridge.retrievers import build_retriever
+    from ragbridge.tasks import get_task
+
+    build_email_subject(tmp_path / "email")
+    dataset = load_dataset(str(tmp_path / "email"))
+    examples = dataset.examples("test")[:3]
+    retriever = build_retriever("bm25", dataset.corpus())
+    task = get_task(dataset.task)
+    prompts = [task.build_prompt(e, []) for e in examples]
+    prompts += [task.build_prompt(e, [hits[0].passage]) for e, hits in
+                zip(examples, retriever.retrieve(examples, 5), strict=True)]
+
+    class Offline:
+        identity = smollm2.identity
+
+        def generate(self, prompts: list[str], settings: GenerationSettings) -> list[str]:
+            raise AssertionError("the shipped judgments should have answered")
+
+    replayed = CachedLLM(Offline(), tmp_path / "replay.sqlite")
+    assert import_judgments(SHIPPED, replayed) > 40_000
+    assert replayed.generate(prompts, task.generation) == smollm2.generate(prompts,
+                                                                           task.generation)

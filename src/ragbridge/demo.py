@@ -85,16 +85,19 @@ class DemoSizes:
     rl_iterations: int  # RL iterations for SL+RL and RL-only; 0 skips RL
     second_silver_bridge: bool = True  # also the other silver (`other_utility`) and its SL
     rl_only: bool = True  # also train RL from a fresh bridge (no SL)
+    # a first test table before RL, so an interrupted long run has it (RL takes most of a
+    # study's hours); in a replayed demo RL takes a minute and the table costs three
+    table_before_rl: bool = True
     search: SilverConfig = field(default_factory=lambda: SilverConfig(strategy="singles",
                                                                       max_length=2))
 
 
 PRESETS: dict[str, DemoSizes] = {
     "quick": DemoSizes(gap_n=4, silver_n=40, email_silver_n=40, dev_n=20, test_n=40,
-                       sl_epochs=1, rl_iterations=2),
+                       sl_epochs=1, rl_iterations=2, table_before_rl=False),
     "default": DemoSizes(gap_n=10, silver_n=300, email_silver_n=None, dev_n=150,
                          test_n=None, sl_epochs=2, rl_iterations=10,
-                         second_silver_bridge=False, rl_only=False),
+                         second_silver_bridge=False, rl_only=False, table_before_rl=False),
     "study": DemoSizes(gap_n=100, silver_n=1000, email_silver_n=None, dev_n=150, test_n=None,
                        sl_epochs=4, rl_iterations=40),
 }
@@ -208,9 +211,10 @@ class Demo:
 
     def task(self, task: DemoTask, train_n: int | None) -> evaluate.EvaluationReport:
         """Silver on train and dev, the SL bridges and the reranker, the gap probe, the test
-        silver (the oracle row) and a first test table; then RL and the full test table. The
-        first table (every baseline, both SL bridges, the oracle) comes before the two RL
-        runs, which take most of a task's hours, so an interrupted long run has it already."""
+        silver (the oracle row) and (`table_before_rl`) a first test table; then RL and the
+        full test table. The first table (every baseline, both SL bridges, the oracle) comes
+        before the two RL runs, which take most of a task's hours, so an interrupted long run
+        has it already."""
         self.task_silver(task, train_n, ("train", "dev"))
         chosen = utility_run(self.runs, task, task.utility)
         bridges = {}
@@ -232,7 +236,8 @@ class Demo:
         self.task_silver(task, train_n, ("test",), both=False)
         if not self.sizes.rl_iterations:
             return self.evaluate(task, chosen, bridges)
-        self.evaluate(task, chosen, bridges)  # the table before RL (cached LLM calls after)
+        if self.sizes.table_before_rl:
+            self.evaluate(task, chosen, bridges)  # the table before RL (cached LLM calls after)
         if self.sizes.rl_only:
             bridges["RL-only"] = self.rl(chosen, task, "minilm-fid", "bridge-rl-only",
                                          train_n)
