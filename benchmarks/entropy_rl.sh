@@ -17,20 +17,9 @@ RUN=${1:-runs/exp/email-entropy}
 shift || true
 COEFS=("$@")
 [ ${#COEFS[@]} -gt 0 ] || COEFS=(0.01 0.03)
-BIN=${BIN:-.venv/bin}
-LLM=(--llm smollm2-fp32)
-SEARCH=(--strategy singles --max-length 2 --utility metric)
-
-[ -f "$RUN/candidates.jsonl" ] || {
-  [ -f "$HOME/.cache/ragbridge/datasets/email-subject/meta.json" ] || "$BIN/ragbridge" data email-subject
-  "$BIN/ragbridge" retrieve --dataset email-subject --retriever bm25 --k 5 --run "$RUN"
-}
-"$BIN/ragbridge" silver --run "$RUN" --split train "${SEARCH[@]}" --no-top-k "${LLM[@]}"
-"$BIN/ragbridge" silver --run "$RUN" --split dev "${SEARCH[@]}" "${LLM[@]}"
-"$BIN/ragbridge" train-sl --run "$RUN" --epochs 4 --dev-limit 150 "${LLM[@]}"
+VARIANTS=()
 for COEF in "${COEFS[@]}"; do
-  "$BIN/ragbridge" train-rl --run "$RUN" --out "$RUN/bridge-rl-entropy-$COEF" \
-    --algorithm rloo --samples-per-query 4 --rollout-queries 8 --learning-rate 1e-4 \
-    --kl-coef 0.05 --likelihood-weight 0.1 --entropy-coef "$COEF" \
-    --iterations 40 --eval-every 10 --dev-limit 150 "${LLM[@]}"
+  VARIANTS+=("entropy-$COEF" "--entropy-coef $COEF")
 done
+# the study's email pipeline with one RL variant per coefficient (benchmarks/rl_from_sl.sh)
+exec bash "$(dirname "$0")/rl_from_sl.sh" "$RUN" "${VARIANTS[@]}"
