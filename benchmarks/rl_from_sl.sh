@@ -14,7 +14,10 @@
 #   SL_OPTIONS="--epochs 1 --head-learning-rate 5e-5" bash benchmarks/rl_from_sl.sh \
 #       runs/exp/email-weak-sl study ""        # RL with the study's settings from a broad SL
 #
-# SL_OPTIONS (default: the study's SL, 4 epochs) are extra train-sl options.
+# SL_OPTIONS (default: the study's SL, 4 epochs) are extra train-sl options; SILVER_OPTIONS
+# (default: --utility metric, the study's) replace the silver search's utility and repeats:
+#   SILVER_OPTIONS="--utility likelihood --repeat-best 5" bash benchmarks/rl_from_sl.sh \
+#       runs/exp/email-subject-lik-repeat5 study ""    # SL on silver that may repeat, then RL
 #
 # Then the test table (same 226 emails as the study's):
 #   ragbridge evaluate --run RUN --split test --bridge "SL+RL NAME=RUN/bridge-rl-NAME/model"
@@ -23,7 +26,8 @@ RUN=${1:?RUN}
 shift
 BIN=${BIN:-.venv/bin}
 LLM=(--llm smollm2-fp32)
-SEARCH=(--strategy singles --max-length 2 --utility metric)
+# shellcheck disable=SC2206  # SILVER_OPTIONS is a list of options
+SEARCH=(--strategy singles --max-length 2 ${SILVER_OPTIONS:---utility metric})
 
 [ -f "$RUN/candidates.jsonl" ] || {
   [ -f "$HOME/.cache/ragbridge/datasets/email-subject/meta.json" ] || "$BIN/ragbridge" data email-subject
