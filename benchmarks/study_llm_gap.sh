@@ -13,7 +13,7 @@ probe() {  # run llm n
   mkdir -p "$dir"
   [ -e "$dir/candidates.jsonl" ] || cp "$RUNS/$run/candidates.jsonl" "$RUNS/$run/config.json" "$dir/"
   echo "== $(date -u +%FT%TZ) gap $dir --llm $llm -n $n"
-  "$RAGBRIDGE" gap --run "$dir" --llm "$llm" -n "$n"
+  $RAGBRIDGE gap --run "$dir" --llm "$llm" -n "$n"
   cp "$dir/gap.json" "$dir/gap-n$n.json"
 }
 probe nq-dense-k10 llamacpp:qwen2.5-coder-0.5b 50
