@@ -53,9 +53,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="Write the table as JSON here")
     args = parser.parse_args()
 
+    from ragbridge.assets import split_gguf
     from ragbridge.llms.llamacpp import LlamaCppLLM
     from ragbridge.tasks import get_task
-    from ragbridge.assets import split_gguf
 
     path = None if args.llm == "smollm2" else split_gguf(args.llm)
     settings = get_task("qa").generation
@@ -106,7 +106,7 @@ def main() -> None:
 
     print(f"{llm.identity}: {len(prompts)} prompts, {tokens} prompt tokens, "
           f"{llm.threads} threads")
-    print(f"| pass | same reply as the first | s/prompt | prompt tokens/s |")
+    print("| pass | same reply as the first | s/prompt | prompt tokens/s |")
     print("|---|---|---|---|")
     for row in rows:
         print(f"| {row['pass']} | {row['same']}/{len(prompts)} | "

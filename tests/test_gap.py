@@ -49,3 +49,19 @@ def test_probe_rows(tmp_path: Path) -> None:
     calls = report.llm_calls
     again = run_gap_probe(_candidates(), Judge(get_task("qa"), llm))
     assert calls > 0 and again.llm_calls == 0 and again.cache_hits > 0
+
+
+def test_probe_splits_by_answerable(tmp_path: Path) -> None:
+    """An example whose answer is in no candidate scores in `unanswerable` only; each
+    subset's means are those of its own examples, computed here by hand."""
+    items = _candidates()
+    outside = Candidates(Example("c", "q c", answers=("Elsewhere",)), items[0].hits, "dev")
+    llm = CachedLLM(FirstPassageLLM(), tmp_path / "c.sqlite")
+    report = run_gap_probe([*items, outside], Judge(get_task("qa"), llm))
+    assert report.subset_sizes == {"answerable": 2, "unanswerable": 1}
+    answerable = {r.name: r.scores["accuracy"] for r in report.subsets["answerable"]}
+    unanswerable = {r.name: r.scores["accuracy"] for r in report.subsets["unanswerable"]}
+    assert answerable["top-1"] == 50 and answerable["best single (oracle)"] == 100
+    assert unanswerable["best single (oracle)"] == 0 and unanswerable["top-1"] == 0
+    assert {r.name: r.scores["accuracy"] for r in report.rows}["top-1"] == 100 / 3
+    assert report.to_dict()["subsets"]["answerable"]["examples"] == 2

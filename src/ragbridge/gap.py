@@ -46,6 +46,10 @@ class GapReport:
     rows: list[GapRow] = field(default_factory=list)
     llm_calls: int = 0
     cache_hits: int = 0
+    #: QA only: the same rows on the examples with (`answerable`) and without
+    #: (`unanswerable`) a gold answer among the K candidates, with their sizes
+    subsets: dict[str, list[GapRow]] = field(default_factory=dict)
+    subset_sizes: dict[str, int] = field(default_factory=dict)
 
     def row(self, name: str) -> GapRow:
         """The row of one arrangement."""
@@ -55,9 +59,14 @@ class GapReport:
         """Plain dict for gap.json."""
         return {"task": self.task, "primary_metric": self.primary_metric,
                 "examples": self.examples, "k": self.k, "llm_calls": self.llm_calls,
-                "cache_hits": self.cache_hits,
-                "rows": [{"name": r.name, "kind": r.kind, "passages": r.passages, **r.scores}
-                         for r in self.rows]}
+                "cache_hits": self.cache_hits, "rows": _rows_dict(self.rows),
+                "subsets": {name: {"examples": self.subset_sizes[name],
+                                   "rows": _rows_dict(rows)}
+                            for name, rows in self.subsets.items()}}
+
+
+def _rows_dict(rows: Sequence[GapRow]) -> list[dict]:
+    return [{"name": r.name, "kind": r.kind, "passages": r.passages, **r.scores} for r in rows]
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -80,15 +89,16 @@ def run_gap_probe(candidates: Sequence[Candidates], judge: Judge, seed: int = 0,
     k = max((len(c.hits) for c in candidates), default=0)
     llm, task = judge.llm, judge.task
     calls_before, hits_before = llm.stats.calls, llm.stats.hits
-    per_row: dict[str, list[dict[str, float]]] = {}
-    passages_per_row: dict[str, list[int]] = {}
-
-    def add(name: str, scores: dict[str, float], count: int) -> None:
-        per_row.setdefault(name, []).append(scores)
-        passages_per_row.setdefault(name, []).append(count)
+    # per arrangement: (example index, scores, passages) of every probed example
+    per_row: dict[str, list[tuple[int, dict[str, float], int]]] = {}
 
     for start in range(0, len(candidates), chunk_size):
         chunk = candidates[start:start + chunk_size]
+
+        def add(offset: int, name: str, scores: dict[str, float], count: int,
+                start: int = start) -> None:
+            per_row.setdefault(name, []).append((start + offset, scores, count))
+
         _probe_chunk(chunk, judge, seed + start, add)
         report(progress, f"gap probe {task.name}", start + len(chunk), len(candidates),
                f"LLM calls {llm.stats.calls - calls_before}, "
@@ -96,14 +106,29 @@ def run_gap_probe(candidates: Sequence[Candidates], judge: Judge, seed: int = 0,
     result = GapReport(task.name, judge.metric, len(candidates), k,
                        llm_calls=llm.stats.calls - calls_before,
                        cache_hits=llm.stats.hits - hits_before)
-    for name, scores in per_row.items():
-        means = {m: _mean([s[m] for s in scores]) for m in task.metrics}
-        result.rows.append(GapRow(name, _kind(name), means, _mean(passages_per_row[name])))
+    result.rows = _gap_rows(per_row, task.metrics, set(range(len(candidates))))
+    if any(c.example.answers for c in candidates):
+        answerable = {n for n, c in enumerate(candidates) if c.answerable}
+        for name, members in [("answerable", answerable),
+                              ("unanswerable", set(range(len(candidates))) - answerable)]:
+            result.subset_sizes[name] = len(members)
+            result.subsets[name] = _gap_rows(per_row, task.metrics, members)
     return result
 
 
+def _gap_rows(per_row: dict[str, list[tuple[int, dict[str, float], int]]],
+              metrics: Sequence[str], members: set[int]) -> list[GapRow]:
+    """Each arrangement's mean metrics and passages over the examples in `members`."""
+    rows = []
+    for name, probed in per_row.items():
+        kept = [(scores, count) for index, scores, count in probed if index in members]
+        means = {m: _mean([scores[m] for scores, _ in kept]) for m in metrics}
+        rows.append(GapRow(name, _kind(name), means, _mean([c for _, c in kept])))
+    return rows
+
+
 def _probe_chunk(chunk: Sequence[Candidates], judge: Judge, seed: int,
-                 add: Callable[[str, dict[str, float], int], None]) -> None:
+                 add: Callable[[int, str, dict[str, float], int], None]) -> None:
     """Fixed arrangements and singles in one batch, then the repeated best single."""
     plans: list[tuple[int, str, list[Passage]]] = []
     for offset, item in enumerate(chunk):
@@ -117,7 +142,7 @@ def _probe_chunk(chunk: Sequence[Candidates], judge: Judge, seed: int,
                             generate=True, likelihood=False)
     singles: dict[int, list[tuple[float, int, dict[str, float]]]] = {}
     for (offset, name, passages), judgment in zip(plans, judgments, strict=True):
-        add(name, judgment.scores, len(passages))
+        add(offset, name, judgment.scores, len(passages))
         if name.startswith("single"):
             rank = int(name.split("#")[1])
             singles.setdefault(offset, []).append((judge.metric_of(judgment), -rank,
@@ -125,13 +150,13 @@ def _probe_chunk(chunk: Sequence[Candidates], judge: Judge, seed: int,
     repeats: list[tuple[int, list[Passage]]] = []
     for offset, item in enumerate(chunk):
         if not singles.get(offset):
-            add("best single (oracle)", judge.task.score("", item.example), 0)
+            add(offset, "best single (oracle)", judge.task.score("", item.example), 0)
             continue
         _, negative_rank, best_scores = max(singles[offset], key=lambda s: (s[0], s[1]))
-        add("best single (oracle)", best_scores, 1)
+        add(offset, "best single (oracle)", best_scores, 1)
         best = item.passages[-negative_rank - 1]
         repeats.append((offset, [best, best]))
     judgments = judge.judge([chunk[o].example for o, _ in repeats], [p for _, p in repeats],
                             generate=True, likelihood=False)
-    for (_, passages), judgment in zip(repeats, judgments, strict=True):
-        add("best repeated x2", judgment.scores, len(passages))
+    for (offset, passages), judgment in zip(repeats, judgments, strict=True):
+        add(offset, "best repeated x2", judgment.scores, len(passages))

@@ -116,6 +116,15 @@ class Candidates:
     retriever: str = ""
 
     @property
+    def answerable(self) -> bool:
+        """A QA example with a gold answer in one of its candidates (title or text)."""
+        from ragbridge.tasks.metrics import contains_answer
+
+        return bool(self.example.answers) and any(
+            contains_answer(f"{h.passage.title} {h.passage.text}", self.example.answers)
+            for h in self.hits)
+
+    @property
     def passages(self) -> list[Passage]:
         """The candidate passages in retriever order."""
         return [hit.passage for hit in self.hits]

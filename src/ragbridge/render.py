@@ -163,6 +163,18 @@ def gap_markdown(report: GapReport, title: str) -> str:
     for row in report.rows:
         values = " | ".join(f"{row.scores[m]:.1f}" for m in metrics)
         lines.append(f"| {row.name} | {row.kind} | {values} | {row.passages:.2f} |")
+    if report.subsets:  # QA: the primary metric with and without the answer among the K
+        names = list(report.subsets)
+        lines += ["", f"{report.primary_metric} by whether a gold answer is among the "
+                  f"{report.k} candidates:", "",
+                  "| arrangement | all | " + " | ".join(
+                      f"{n} ({report.subset_sizes[n]})" for n in names) + " |",
+                  "|---|---:|" + "---:|" * len(names)]
+        for n, row in enumerate(report.rows):
+            values = " | ".join(f"{report.subsets[s][n].scores[report.primary_metric]:.1f}"
+                                for s in names)
+            lines.append(f"| {row.name} | {row.scores[report.primary_metric]:.1f} | "
+                         f"{values} |")
     return "\n".join(lines) + "\n"
 
 

@@ -31,7 +31,6 @@ from ragbridge.render import plot_results, results_markdown, write_markdown
 from ragbridge.rundir import RunDir
 from ragbridge.selectors import NoRetrieval, Selector, SilverOracle, TopK
 from ragbridge.stages.inputs import read_silver
-from ragbridge.tasks.metrics import contains_answer
 
 
 @dataclass(frozen=True)
@@ -102,9 +101,7 @@ class EvaluationReport:
 
 def answerable(item: Candidates) -> bool:
     """A QA example with a gold answer in one of its candidates."""
-    return bool(item.example.answers) and any(
-        contains_answer(f"{h.passage.title} {h.passage.text}", item.example.answers)
-        for h in item.hits)
+    return item.answerable
 
 
 def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
