@@ -22,11 +22,17 @@ probe email-bm25-k5 llamacpp:qwen2.5-coder-0.5b 50
 probe nq-dense-k10 smollm2-fp32 50
 probe email-bm25-k5 llamacpp:qwen2.5-coder-1.5b 50
 probe email-bm25-k5 smollm2-fp32 50
+# Larger slices: the LLMs that fit the study's budget first (Qwen-1.5B at ~5 s a prompt here
+# cannot pay for the study's silver search, so its 200-question probe comes last).
 for n in 100 200; do
   probe nq-dense-k10 llamacpp:qwen2.5-coder-0.5b $n
   probe email-bm25-k5 llamacpp:qwen2.5-coder-0.5b $n
-  probe nq-dense-k10 llamacpp:qwen2.5-coder-1.5b $n
+done
+for n in 100 200; do
   probe nq-dense-k10 smollm2-fp32 $n
-  probe email-bm25-k5 llamacpp:qwen2.5-coder-1.5b $n
   probe email-bm25-k5 smollm2-fp32 $n
+done
+for n in 100 200; do
+  probe nq-dense-k10 llamacpp:qwen2.5-coder-1.5b $n
+  probe email-bm25-k5 llamacpp:qwen2.5-coder-1.5b $n
 done
