@@ -70,3 +70,73 @@ def test_bf16_batched_loses_at_most_one_answer(reference: list[str]) -> None:
 def test_llamacpp_gives_the_same_answers(reference: list[str]) -> None:
     outputs = build_llm("llamacpp").generate(PROMPTS, SETTINGS)
     assert _correct(outputs) == _correct(reference)
+
+
+def test_llamacpp_reply_does_not_depend_on_the_previous_prompt() -> None:
+    """The same prompt alone, after prompts sharing its prefix, and in reverse order gets the
+    same reply: the cache and replay rest on it (reusing the previous prompt's key/value
+    cache changed 3-6 of 54 Qwen2.5-Coder-0.5B replies; benchmarks/llamacpp_determinism.py)."""
+    llm = build_llm("llamacpp")
+    stem = ("Answer the question with a short answer, using the passages.\n" + "".join(
+        f"[{n}] {title}: {text}\n" for n, (title, text) in enumerate(
+            [("Pacific Ocean", "The Pacific Ocean is the largest of the oceanic divisions."),
+             ("Atlantic Ocean", "The Atlantic Ocean is the second-largest ocean."),
+             ("Indian Ocean", "The Indian Ocean is the third-largest ocean.")], start=1)))
+    prompts = [stem + f"Question: {q}" for q in
+               ("what is the largest ocean", "what is the second largest ocean",
+                "which ocean is the third largest", "name an ocean")]
+    settings = GenerationSettings(max_new_tokens=16)
+    alone = [build_llm("llamacpp").generate([p], settings)[0] for p in prompts]
+    assert llm.generate(prompts, settings) == alone
+    assert llm.generate(prompts[::-1], settings) == alone[::-1]
+
+
+def test_llamacpp_evaluates_every_prompt_whole() -> None:
+    """Each prompt is evaluated from its first token, although the previous one shares its
+    prefix: a reused key/value cache (the old behaviour) evaluated only the new suffix."""
+    llm = build_llm("llamacpp")
+    stem = "Answer the question with a short answer.\n[1] Pacific Ocean: the largest ocean.\n"
+    prompts = [stem + "Question: what is the largest ocean", stem + "Question: name an ocean"]
+    evaluated: list[int] = []
+    original_eval = llm.model.eval
+
+    def counting_eval(tokens):  # noqa: ANN001, ANN202
+        evaluated.append(len(tokens))
+        return original_eval(tokens)
+
+    llm.model.eval = counting_eval
+    lengths = []
+    for prompt in prompts:
+        evaluated.clear()
+        llm.generate([prompt], GenerationSettings(max_new_tokens=1))
+        rendered = llm._render([{"role": "user", "content": prompt}], True)
+        lengths.append((sum(evaluated), len(llm.model.tokenize(rendered.encode(),
+                                                                 special=True))))
+    for total, prompt_tokens in lengths:
+        assert total >= prompt_tokens
+
+
+def test_named_gguf_is_fetched_and_loaded_only_on_a_cache_miss(tmp_path, monkeypatch) -> None:
+    """Replayed judgments never touch the model file; the first miss fetches, loads, answers
+    (the bundled SmolLM2 GGUF stands in for the 1.1 GB download)."""
+    import ragbridge.assets
+    from ragbridge.llms import CachedLLM
+    from ragbridge.llms.cache import cache_key
+
+    fetched: list[str] = []
+
+    def fake_fetch(name: str):  # noqa: ANN202
+        fetched.append(name)
+        return ragbridge.assets.smollm2_gguf()
+
+    monkeypatch.setattr(ragbridge.assets, "split_gguf", fake_fetch)
+    cached = CachedLLM(build_llm("llamacpp:qwen2.5-coder-0.5b"), tmp_path / "cache.sqlite")
+    assert cached.identity == "llama.cpp:qwen2.5-coder-0.5b"
+    cached._store([(cache_key(cached.identity, SETTINGS, PROMPTS[1]), "the Pacific")])
+    assert cached.generate([PROMPTS[1]], SETTINGS) == ["the Pacific"]
+    assert fetched == [] and not cached.llm.loaded
+    output = cached.generate([PROMPTS[0]], SETTINGS)[0]
+    assert fetched == ["qwen2.5-coder-0.5b"] and cached.llm.loaded
+    assert contains_answer(output, ["Paris"])
+    with pytest.raises(ValueError, match="unknown model"):
+        build_llm("llamacpp:no-such-model")

@@ -53,10 +53,15 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
         from ragbridge.llms.llamacpp import LlamaCppLLM
 
         target = spec.split(":", 1)[1] if ":" in spec else None
-        if target and not target.endswith(".gguf"):
-            from ragbridge.assets import split_gguf
+        if target and not target.endswith(".gguf"):  # a named model: fetched on first miss
+            from ragbridge.assets import SPLIT_GGUF_MODELS, split_gguf
+            from ragbridge.llms.lazy import LazyLLM
 
-            return LlamaCppLLM(split_gguf(target), name=target, flash_attn=flash_attn)
+            if target not in SPLIT_GGUF_MODELS:
+                raise ValueError(f"unknown model {target!r} in {spec!r}: give a .gguf path or "
+                                 f"one of {', '.join(sorted(SPLIT_GGUF_MODELS))}")
+            return LazyLLM(f"llama.cpp:{target}", lambda: LlamaCppLLM(
+                split_gguf(target), name=target, flash_attn=flash_attn))
         return LlamaCppLLM(target, flash_attn=flash_attn)
     if spec in ("smollm2", "hf:smollm2", "smollm2-fp32", "smollm2-bf16"):
         from ragbridge.llms.hf import TransformersLLM
