@@ -318,3 +318,58 @@ def test_a_silver_file_resumes_only_with_the_repeat_setting_it_was_made_with(
     with pytest.raises(InputError, match="repeat_best 2 -> None"):
         _run(made_with_repeats, tmp_path / "c.sqlite", EchoLLM(), 4, strategy="singles",
              max_length=2)
+
+
+def test_a_resume_with_another_window_refuses_before_cutting_anything(tmp_path: Path) -> None:
+    """3 of 6 queries searched in windows of 2: a resume in windows of 4 would keep none of
+    them; it must refuse and leave the file whole, not cut it and start afresh."""
+    count = 6
+    run = _prepare_run(tmp_path / "run", count)
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), count, batch=2, limit=3)
+    silver = run.path / "silver.jsonl"
+    before = silver.read_bytes()
+    assert before.count(b"\n") == 3
+    with pytest.raises(InputError, match=r"batch_queries 2 -> 4"):
+        _run(run, tmp_path / "c.sqlite", EchoLLM(), count, batch=4)
+    assert silver.read_bytes() == before
+
+
+def _reorder_candidates(run: RunDir, count: int) -> None:
+    """The same queries with their candidates in reverse order (a changed retriever)."""
+    from ragbridge.records import Candidates
+
+    items = [Candidates(c.example, tuple(reversed(c.hits)), c.split, c.retriever)
+             for c in make_candidates(count)]
+    write_jsonl(run.candidates_path, (c.to_dict() for c in items))
+
+
+def test_silver_records_name_their_candidates_and_a_changed_set_is_refused(
+        tmp_path: Path) -> None:
+    """Positions index passages: records searched on other candidates are refused on resume,
+    by the SL data and by the oracle, rather than labelling the wrong passages."""
+    from ragbridge.selectors import SilverOracle
+    from ragbridge.stages.inputs import read_silver
+
+    count = 6
+    run = _prepare_run(tmp_path / "run", count)
+    _run(run, tmp_path / "c.sqlite", EchoLLM(), count, limit=4)
+    records = read_silver(run.path / "silver.jsonl")
+    assert [r["candidate_ids"] for r in records] == [["a", "b", "c"]] * 4
+    _reorder_candidates(run, count)
+    with pytest.raises(InputError, match=r"silver\.jsonl:1: 'q0' was searched on candidates"):
+        _run(run, tmp_path / "c.sqlite", EchoLLM(), count)
+    with pytest.raises(ValueError, match=r"the candidates changed"):
+        load_examples(run, "train")
+    with pytest.raises(ValueError, match=r"the candidates changed"):
+        SilverOracle.from_records(run.candidates("train"), records)
+
+
+def test_records_without_candidate_ids_are_checked_by_their_silver_ids(tmp_path: Path) -> None:
+    """Older silver files (no `candidate_ids`) still name the passages they chose."""
+    from ragbridge.bridge.data import join_silver
+
+    items = make_candidates(1)
+    record = {"id": "q0", "silver": ["b"], "silver_positions": [1]}
+    assert join_silver(items, [record])[0].silver == (1,)
+    with pytest.raises(ValueError, match=r"not at positions \[0\]"):
+        join_silver(items, [{**record, "silver_positions": [0]}])

@@ -97,3 +97,30 @@ def test_demo_task_selection_keeps_the_demo_order() -> None:
     assert [t.dataset for t in select_tasks(("email-subject", "nq-wiki"))] == [
         "nq-wiki", "email-subject"]
     assert [t.name for t in select_tasks(("nq-wiki",))] == ["nq-wiki-dense"]
+
+
+def test_retrieve_refuses_to_replace_the_candidates_a_silver_was_searched_on(
+        tmp_path: Path) -> None:
+    """Same settings again: allowed (the same candidates); another K: refused, file kept."""
+    import json
+
+    from ragbridge.data.user_import import import_user_data
+    from ragbridge.jsonl import InputError
+    from ragbridge.stages import retrieve
+
+    examples, corpus = tmp_path / "examples.jsonl", tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"p{n}", "text": f"passage about {w}"}) + "\n"
+                              for n, w in enumerate(["oceans", "towers", "rivers", "hills"])))
+    examples.write_text("".join(json.dumps({"id": f"q{n}", "query": f"tell me of {w}",
+                                            "answers": [w], "split": "train"}) + "\n"
+                                for n, w in enumerate(["oceans", "rivers"])))
+    data = tmp_path / "tiny"
+    import_user_data(examples, corpus, data, name="tiny", task="qa")
+    run = RunDir(tmp_path / "run")
+    retrieve.run(run, retrieve.RetrieveConfig(dataset=str(data), k=3, splits="train"))
+    (run.path / "silver.jsonl").write_text('{"id": "q0", "silver_positions": [0]}\n')
+    before = run.candidates_path.read_bytes()
+    retrieve.run(run, retrieve.RetrieveConfig(dataset=str(data), k=3, splits="train"))
+    with pytest.raises(InputError, match=r"silver searched on its candidates \(silver\.jsonl\)"):
+        retrieve.run(run, retrieve.RetrieveConfig(dataset=str(data), k=2, splits="train"))
+    assert run.candidates_path.read_bytes() == before

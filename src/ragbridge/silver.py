@@ -186,6 +186,7 @@ def _record(state: SearchState, final: Judgment, judge: Judge) -> dict[str, Any]
     first = state.trace[0]
     return {"id": state.item.example.id, "split": state.item.split, "metric": judge.metric,
             "utility": judge.utility_name,
+            "candidate_ids": [hit.passage.id for hit in hits],
             "silver": [hits[i].passage.id for i in state.sequence],
             "silver_positions": state.sequence, "score": judge.metric_of(final),
             "scores": final.scores, "utility_score": round(state.utility, 6),
@@ -198,6 +199,24 @@ def _record(state: SearchState, final: Judgment, judge: Judge) -> dict[str, Any]
 def _trace_step(record: dict[str, Any], number: int) -> dict[str, Any] | None:
     """Step `number` of the record's search trace (0: the empty sequence), if recorded."""
     return next((step for step in record.get("trace", []) if step.get("step") == number), None)
+
+
+def candidates_mismatch(record: dict[str, Any], item: Any) -> str | None:
+    """Why the record was not searched on `item`'s candidates (None: it was, as far as the
+    record tells): its `candidate_ids` differ, or, in records without them, the passage ids
+    of its silver sequence are not those its positions name."""
+    ids = [hit.passage.id for hit in item.hits]
+    if "candidate_ids" in record:
+        if [str(i) for i in record["candidate_ids"]] != ids:
+            return (f"searched on candidates {record['candidate_ids']}, the run has {ids}")
+        return None
+    named = record.get("silver")
+    positions = record["silver_positions"]
+    if named is not None and len(named) == len(positions) and any(
+            not 0 <= p < len(ids) or ids[p] != str(n)
+            for p, n in zip(positions, named, strict=True)):
+        return f"its silver {named} is not at positions {positions} of the run's {ids}"
+    return None
 
 
 def is_informative(record: dict[str, Any]) -> bool:

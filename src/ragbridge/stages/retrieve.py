@@ -5,12 +5,13 @@ K is fixed here for the whole run: every later stage reads it from `config.json`
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from ragbridge.data import load_dataset
-from ragbridge.jsonl import write_jsonl
+from ragbridge.jsonl import InputError, write_jsonl
 from ragbridge.progress import ProgressCallback, report
 from ragbridge.records import Candidates, Hit
 from ragbridge.retrievers import build_retriever
@@ -56,6 +57,22 @@ def recall_at(candidates: Sequence[Candidates], depths: Sequence[int]) -> dict[i
     return recalls
 
 
+def _refuse_to_replace_searched_candidates(run_dir: RunDir,
+                                           records: Sequence[Candidates]) -> None:
+    """Silver records index the candidates by position: other candidates under them would
+    label other passages, so a run with silver keeps its candidates (identical ones pass)."""
+    searched = sorted(run_dir.path.glob("silver*.jsonl"))
+    if not searched or not run_dir.candidates_path.exists():
+        return
+    old = [json.loads(line) for line in
+           run_dir.candidates_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if old != [json.loads(json.dumps(r.to_dict())) for r in records]:
+        names = ", ".join(p.name for p in searched)
+        raise InputError(f"{run_dir.path} has silver searched on its candidates ({names}): "
+                         "retrieving other candidates into it would misplace every silver "
+                         "position; retrieve into a new --run, or move those files away")
+
+
 def run(run_dir: RunDir, config: RetrieveConfig,
         progress: ProgressCallback | None = None) -> RetrieveReport:
     """Write candidates.jsonl (K per query) and return recall per split."""
@@ -84,6 +101,7 @@ def run(run_dir: RunDir, config: RetrieveConfig,
                         for c in deep]
             result.counts[split] = len(deep)
             result.recall[split] = recall_at(deep, depths)
+        _refuse_to_replace_searched_candidates(run_dir, records)
         write_jsonl(run_dir.candidates_path, (r.to_dict() for r in records))
         result.seconds = time.perf_counter() - started
         run_dir.record("retrieve", {**asdict(config), "dataset": dataset.name,

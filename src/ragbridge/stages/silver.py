@@ -25,7 +25,13 @@ from ragbridge.llms import CachedLLM
 from ragbridge.progress import ProgressCallback, report
 from ragbridge.records import Candidates
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig, SilverSummary, search_batch, summarize
+from ragbridge.silver import (
+    SilverConfig,
+    SilverSummary,
+    candidates_mismatch,
+    search_batch,
+    summarize,
+)
 from ragbridge.stages.inputs import read_silver
 
 
@@ -119,6 +125,19 @@ def _check_resume(path: Path, settings: dict[str, Any], done: int) -> None:
                          "so it cannot be resumed safely; move it away")
 
 
+def _check_candidates(path: Path, records: Sequence[dict[str, Any]],
+                      items: Sequence[Candidates]) -> None:
+    """Refuse a resume on candidates other than those the records were searched on."""
+    if [str(r["id"]) for r in records] != [c.example.id for c in items[:len(records)]]:
+        raise InputError(f"{path} was made from other candidates (other query ids); "
+                         "move it away")
+    for number, (record, item) in enumerate(zip(records, items, strict=False), start=1):
+        reason = candidates_mismatch(record, item)
+        if reason:
+            raise InputError(f"{path}:{number}: {record['id']!r} was {reason}; the candidates "
+                             "changed since: move the file away to search again")
+
+
 def _append(path: Path, records: Sequence[dict[str, Any]]) -> None:
     payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     with open(path, "a", encoding="utf-8") as handle:
@@ -186,11 +205,11 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
     path = run_dir.silver_path(config.split)
     settings = search_settings(run_dir, config, llm, judge)
     with run_dir.lock(f"silver {config.split}"):
+        # check everything before cutting anything: a refused resume leaves the file whole
+        written = read_silver(path, allow_torn_end=True) if path.exists() else []
+        _check_resume(path, settings, len(written))
+        _check_candidates(path, written, items)
         done = completed_records(path, search.batch_queries, len(items))
-        _check_resume(path, settings, len(done))
-        done_ids = [r["id"] for r in done]
-        if done_ids != [c.example.id for c in items[:len(done_ids)]]:
-            raise InputError(f"{path} was made from other candidates; move it away")
         write_json(settings_path(path), settings)
         pending = _windows(items[len(done):], search.batch_queries)
         counters = {"calls": 0, "hits": 0}
