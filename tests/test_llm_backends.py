@@ -10,6 +10,8 @@ reference's accuracy on 200 dev questions in BENCHMARKS.md.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ragbridge.llms import DEFAULT_LLM, GenerationSettings, build_llm
@@ -140,3 +142,45 @@ def test_named_gguf_is_fetched_and_loaded_only_on_a_cache_miss(tmp_path, monkeyp
     assert contains_answer(output, ["Paris"])
     with pytest.raises(ValueError, match="unknown model"):
         build_llm("llamacpp:no-such-model")
+
+
+def _tiny_causal_lm(folder: Path, seed: int) -> Path:
+    """A tiny random Llama with the bundled SmolLM2 tokenizer (mechanics only)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from ragbridge.llms.hf import smollm2_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_folder())
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
+                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_two_model_folders_of_one_name_never_share_judgments(tmp_path: Path) -> None:
+    """`hf:a/model` and `hf:b/model` hold other weights: other identities (the cache key);
+    a copy of `a/model` elsewhere is the same model and keeps its judgments."""
+    import shutil
+
+    first = _tiny_causal_lm(tmp_path / "a" / "model", seed=0)
+    second = _tiny_causal_lm(tmp_path / "b" / "model", seed=1)
+    copy = shutil.copytree(first, tmp_path / "c" / "model")
+    identities = [build_llm(f"hf:{folder}", dtype="float32").identity
+                  for folder in (first, second, copy)]
+    assert identities[0] != identities[1] and identities[0] == identities[2]
+    assert identities[0].startswith("transformers:model@")
+
+
+def test_a_model_name_that_is_no_local_folder_is_a_clear_offline_error(
+        tmp_path: Path, monkeypatch) -> None:
+    """Offline by default: no silent hub fetch for `hf:NAME` or `encoder:NAME`."""
+    from ragbridge.bridge import build_bridge
+
+    monkeypatch.delenv("RAGBRIDGE_ALLOW_HUB", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"'org/missing-model'.*RAGBRIDGE_ALLOW_HUB=1"):
+        build_llm("hf:org/missing-model")
+    with pytest.raises(FileNotFoundError, match=r"'org/missing-encoder'.*no such local folder"):
+        build_bridge("encoder:org/missing-encoder")

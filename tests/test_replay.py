@@ -88,3 +88,36 @@ def test_the_shipped_judgments_are_the_bundled_llms_own(tmp_path: Path, smollm2)
     assert import_judgments(SHIPPED, replayed) > 40_000
     assert replayed.generate(prompts, task.generation) == smollm2.generate(prompts,
                                                                            task.generation)
+
+
+def test_exported_judgments_name_the_library_versions(tmp_path: Path) -> None:
+    from importlib import metadata
+
+    cached = CachedLLM(TableScorer({}), tmp_path / "cache.sqlite")
+    cached._store([("k", "reply")])
+    export_judgments(tmp_path / "cache.sqlite", cached.identity, tmp_path / "out.jsonl.gz")
+    with gzip.open(tmp_path / "out.jsonl.gz", "rt") as handle:
+        header = json.loads(handle.readline())
+    assert header["exported_with"]["torch"] == metadata.version("torch")
+    assert header["exported_with"]["transformers"] == metadata.version("transformers")
+
+
+def test_a_failed_export_closes_its_database(tmp_path: Path, monkeypatch) -> None:
+    import sqlite3
+
+    import ragbridge.replay
+
+    opened: list[sqlite3.Connection] = []
+    real_connect = sqlite3.connect
+
+    def tracking_connect(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        opened.append(real_connect(path, *args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(ragbridge.replay.sqlite3, "connect", tracking_connect)
+    empty = tmp_path / "not-a-cache.sqlite"
+    real_connect(empty).close()  # a database without the cache's tables
+    with pytest.raises(sqlite3.OperationalError):
+        export_judgments(empty, "test:x", tmp_path / "out.jsonl.gz")
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0].execute("SELECT 1")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,21 +36,35 @@ def replay_source(replay: bool, judgments: Path | None = None) -> Path | None:
     return SHIPPED if replay and SHIPPED.exists() else None
 
 
+def library_versions() -> dict[str, str]:
+    """The versions that computed the judgments (a replay elsewhere may differ by them)."""
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for package in ("ragbridge", "torch", "transformers", "llama_cpp_python"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
 def export_judgments(cache: Path, identity: str, out: Path) -> int:
     """Write the cache's rows of `identity` to `out`; returns how many."""
-    connection = sqlite3.connect(cache)
-    rows = [{"kind": "generate", "key": key, "output": output} for key, output in
-            connection.execute("SELECT key, output FROM responses WHERE identity = ? "
-                               "ORDER BY key", (identity,))]
-    rows += [{"kind": "score", "key": key, "total": total, "tokens": tokens}
-             for key, total, tokens in
-             connection.execute("SELECT key, total, tokens FROM scores WHERE identity = ? "
-                                "ORDER BY key", (identity,))]
-    connection.close()
+    with closing(sqlite3.connect(cache)) as connection:
+        rows = [{"kind": "generate", "key": key, "output": output} for key, output in
+                connection.execute("SELECT key, output FROM responses WHERE identity = ? "
+                                   "ORDER BY key", (identity,))]
+        rows += [{"kind": "score", "key": key, "total": total, "tokens": tokens}
+                 for key, total, tokens in
+                 connection.execute("SELECT key, total, tokens FROM scores WHERE identity = ? "
+                                    "ORDER BY key", (identity,))]
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".part")
     with gzip.open(partial, "wt", encoding="utf-8") as handle:
-        handle.write(json.dumps({"identity": identity, "rows": len(rows)}) + "\n")
+        handle.write(json.dumps({"identity": identity, "rows": len(rows),
+                                 "exported_with": library_versions()}) + "\n")
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     partial.replace(out)

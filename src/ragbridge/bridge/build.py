@@ -21,6 +21,9 @@ DEFAULT_FAMILY = "minilm-fid"
 def _encoder(path: str) -> tuple[Any, Any]:
     from transformers import AutoModel, AutoTokenizer
 
+    from ragbridge.fingerprint import local_model
+
+    path = local_model(path, "bridge encoder (encoder:PATH)")
     return AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 

@@ -69,9 +69,11 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
         fixed = {"smollm2-fp32": "float32", "smollm2-bf16": "bfloat16"}.get(spec, dtype)
         return TransformersLLM(None, device=device, dtype=fixed, batch_size=batch_size)
     if spec.startswith("hf:"):
+        from ragbridge.fingerprint import local_model
         from ragbridge.llms.hf import TransformersLLM
 
-        return TransformersLLM(spec[3:], device=device, dtype=dtype, batch_size=batch_size)
+        return TransformersLLM(local_model(spec[3:], "LLM (hf:PATH)"), device=device,
+                               dtype=dtype, batch_size=batch_size)
     if spec.startswith("openai:"):
         from ragbridge.llms.openai_http import OpenAIChatLLM
 

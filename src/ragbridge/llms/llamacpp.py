@@ -72,7 +72,12 @@ class LlamaCppLLM:
             self.model = Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_batch,
                                n_threads=self.threads, n_gpu_layers=gpu_layers,
                                flash_attn=flash_attn, seed=0, verbose=False)
-        model_name = name or ("SmolLM2-135M-Instruct-Q4_1" if gguf_path is None else path.stem)
+        if name or gguf_path is None:  # named and bundled files are checked when fetched
+            model_name = name or "SmolLM2-135M-Instruct-Q4_1"
+        else:  # any other file by name and content
+            from ragbridge.fingerprint import content_digest
+
+            model_name = f"{path.stem}@{content_digest(path)[:12]}"
         self.identity = f"llama.cpp:{model_name}"
         self.seconds = 0.0
 

@@ -3,49 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ragbridge.jsonl import write_json
+from ragbridge.fingerprint import content_digest
 from ragbridge.paths import cache_dir
 from ragbridge.progress import ProgressCallback, report
 from ragbridge.records import Example, Hit, Passage
 from ragbridge.retrievers.base import allowed_mask, group_positions
 
 
-def model_digest(model_path: str) -> str:
-    """A local model folder by the content of its files (SHA-256 of weights, config and
-    tokenizer), so another model of the same architecture never reuses its embeddings while
-    a moved or re-fetched copy still does; each file's hash is cached by (path, size, mtime).
-    A hub name by itself."""
-    folder = Path(model_path)
-    if not folder.is_dir():
-        return model_path
-    known_file = cache_dir() / "embeddings" / "weight-hashes.json"
-    known = json.loads(known_file.read_text()) if known_file.exists() else {}
-    digest = hashlib.sha256()
-    changed = False
-    for file in sorted(f for f in folder.rglob("*") if f.is_file()):
-        stat = file.stat()
-        key = f"{file.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-        if key not in known:
-            content = hashlib.sha256()
-            with open(file, "rb") as handle:
-                for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                    content.update(block)
-            known[key] = content.hexdigest()
-            changed = True
-        digest.update(f"{file.relative_to(folder).as_posix()}:{known[key]}\n".encode())
-    if changed:
-        write_json(known_file, known)
-    return digest.hexdigest()
-
-
 def _corpus_fingerprint(corpus: Sequence[Passage], model_path: str) -> str:
-    digest = hashlib.sha256(model_digest(model_path).encode())
+    digest = hashlib.sha256(content_digest(model_path).encode())
     for passage in corpus:
         digest.update(f"{passage.id}\x00{passage.title}\x00{passage.text}\x01".encode())
     return digest.hexdigest()[:24]

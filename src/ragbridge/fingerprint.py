@@ -1,0 +1,54 @@
+"""What a model is, by content: the identity of its cached embeddings and LLM judgments, and
+the offline rule for model names that are not local folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from ragbridge.jsonl import write_json
+from ragbridge.paths import cache_dir
+
+HUB_VARIABLE = "RAGBRIDGE_ALLOW_HUB"
+
+
+def content_digest(model_path: str | Path) -> str:
+    """A local model folder or file by the SHA-256 of its files' content, so another model
+    of the same architecture or name never shares its cache while a moved or re-fetched copy
+    still does; each file's hash is remembered by (path, size, mtime). A hub name by itself.
+    """
+    path = Path(model_path)
+    if not path.exists():
+        return str(model_path)
+    known_file = cache_dir() / "embeddings" / "weight-hashes.json"
+    known = json.loads(known_file.read_text()) if known_file.exists() else {}
+    files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
+    digest = hashlib.sha256()
+    changed = False
+    for file in files:
+        stat = file.stat()
+        key = f"{file.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        if key not in known:
+            content = hashlib.sha256()
+            with open(file, "rb") as handle:
+                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                    content.update(block)
+            known[key] = content.hexdigest()
+            changed = True
+        name = file.name if file == path else file.relative_to(path).as_posix()
+        digest.update(f"{name}:{known[key]}\n".encode())
+    if changed:
+        write_json(known_file, known)
+    return digest.hexdigest()
+
+
+def local_model(name: str, what: str) -> str:
+    """`name` when it is a local folder or file; a hub name only where the user allowed the
+    hub (RAGBRIDGE_ALLOW_HUB=1): offline by default, a missing folder is a clear error."""
+    if Path(name).exists() or os.environ.get(HUB_VARIABLE) == "1":
+        return name
+    raise FileNotFoundError(f"{what} {name!r}: no such local folder (ragbridge works offline: "
+                            f"give a model folder, or set {HUB_VARIABLE}=1 to fetch {name!r} "
+                            "from the Hugging Face hub)")
