@@ -152,3 +152,24 @@ def test_cli_import_exit_code(write_lines, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["data", "import", "--examples", str(examples), "--corpus",
                                       str(corpus), "--name", "x", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "ex.jsonl:1" in result.output
+
+
+def test_a_bad_utf8_byte_is_named_by_file_and_line(tmp_path: Path) -> None:
+    examples = tmp_path / "ex.jsonl"
+    examples.write_bytes(json.dumps({"id": "a", "query": "q?", "answers": ["x"]}).encode()
+                         + b'\n{"id": "b", "query": "caf\xe9?", "answers": ["y"]}\n')
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "p", "text": "x y"}) + "\n")
+    with pytest.raises(InputError, match=rf"{re.escape(str(examples))}:2: not UTF-8 "
+                                         r"\(byte 0xe9 at column 26\)"):
+        import_user_data(examples, corpus, tmp_path / "out", "mine", "qa")
+
+
+def test_infinite_values_are_written_as_standard_json(tmp_path: Path) -> None:
+    """A reranker that keeps everything has threshold -inf: strict parsers must read it."""
+    from ragbridge.jsonl import write_json
+
+    write_json(tmp_path / "t.json", {"threshold": float("-inf"), "trials": [float("inf")]})
+    text = (tmp_path / "t.json").read_text()
+    value = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard {name}"))
+    assert float(value["threshold"]) == float("-inf") and float(value["trials"][0]) > 1e308

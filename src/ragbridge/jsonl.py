@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -18,8 +19,14 @@ class InputError(ValueError):
 
 def scan_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """Yield (line number, object, None) or (line number, None, problem) for every line."""
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                yield line_number, None, (f"{path}:{line_number}: not UTF-8 (byte "
+                                          f"{raw[error.start]:#04x} at column {error.start + 1})")
+                continue
             if not line.strip():
                 continue
             try:
@@ -69,13 +76,27 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def json_safe(value: Any) -> Any:
+    """`value` with every infinite or NaN float as the string "inf", "-inf" or "nan"
+    (`float()` reads them back): standard JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
-    """Atomically write records as JSONL; return how many were written."""
-    lines = [json.dumps(record, ensure_ascii=False) for record in records]
+    """Atomically write records as standard JSONL; return how many were written."""
+    lines = [json.dumps(json_safe(record), ensure_ascii=False, allow_nan=False)
+             for record in records]
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     return len(lines)
 
 
 def write_json(path: Path, value: Any) -> None:
-    """Atomically write pretty JSON."""
-    atomic_write_text(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    """Atomically write pretty, standard JSON."""
+    atomic_write_text(path, json.dumps(json_safe(value), indent=2, ensure_ascii=False,
+                                       allow_nan=False) + "\n")
