@@ -21,7 +21,7 @@ LLM=(--llm smollm2-fp32)
 SEARCH=(--strategy singles --max-length 2 --repeat-best "${REPEAT:-2}" --utility metric)
 
 [ -f "$RUN/candidates.jsonl" ] || {
-  [ -f "$HOME/.cache/ragbridge/datasets/email-subject/meta.json" ] || "$BIN/ragbridge" data email-subject
+  [ -f "${RAGBRIDGE_CACHE:-$HOME/.cache/ragbridge}/datasets/email-subject/meta.json" ] || "$BIN/ragbridge" data email-subject
   "$BIN/ragbridge" retrieve --dataset email-subject --retriever bm25 --k 5 --run "$RUN"
 }
 "$BIN/ragbridge" silver --run "$RUN" --split train "${SEARCH[@]}" --no-top-k "${LLM[@]}"

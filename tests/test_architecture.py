@@ -205,3 +205,14 @@ def test_the_cli_builds_the_config_it_was_given(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "stop here" in result.output
     assert seen == [SilverStageConfig(split="dev", limit=7, search=dataclasses.replace(
         SilverStageConfig().search, max_length=2, allow_repeats=False, metric="f1"))]
+
+
+def test_scripts_find_the_cache_where_the_library_does() -> None:
+    """A script that looks into the cache honours RAGBRIDGE_CACHE, as `paths.cache_dir` does."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    hard_coded = [f"{script.name}:{number}" for script in sorted(root.glob("benchmarks/*.sh"))
+                  for number, line in enumerate(script.read_text().splitlines(), start=1)
+                  if re.search(r"\.cache/ragbridge", line) and "RAGBRIDGE_CACHE" not in line]
+    assert hard_coded == []
