@@ -44,6 +44,12 @@ def content_digest(model_path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def content_name(path: Path, label: str) -> str:
+    """`label` with the start of `path`'s content digest: the name by which a model file or
+    folder given by path enters a cache identity (two folders called `model` stay apart)."""
+    return f"{label}@{content_digest(path)[:12]}"
+
+
 def local_model(name: str, what: str) -> str:
     """`name` when it is a local folder or file; a hub name only where the user allowed the
     hub (RAGBRIDGE_ALLOW_HUB=1): offline by default, a missing folder is a clear error."""

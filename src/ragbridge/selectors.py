@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ragbridge.records import Passage
-from ragbridge.silver import candidates_mismatch
+from ragbridge.silver import require_same_candidates
 
 
 @runtime_checkable
@@ -87,10 +87,7 @@ class SilverOracle:
             record = by_id.get(item.example.id)
             if record is None:
                 continue
-            reason = candidates_mismatch(record, item)
-            if reason:
-                raise ValueError(f"{source}: the record of {item.example.id!r} was {reason}: "
-                                 "the candidates changed since the silver search")
+            require_same_candidates(record, item, source)
             positions = [int(p) for p in record["silver_positions"]]
             bad = [p for p in positions if not 0 <= p < len(item.hits)]
             if bad:

@@ -219,6 +219,14 @@ def candidates_mismatch(record: dict[str, Any], item: Any) -> str | None:
     return None
 
 
+def require_same_candidates(record: dict[str, Any], item: Any, source: str) -> None:
+    """A ValueError naming `source` when the record was searched on other candidates."""
+    reason = candidates_mismatch(record, item)
+    if reason:
+        raise ValueError(f"{source}: the record of {item.example.id!r} was {reason}: "
+                         "the candidates changed since the silver search; search again")
+
+
 def is_informative(record: dict[str, Any]) -> bool:
     """Whether any single passage changed the utility against the empty sequence.
 

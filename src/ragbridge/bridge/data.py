@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragbridge.records import Candidates, Passage
-from ragbridge.silver import candidates_mismatch, first_step_utilities, is_informative
+from ragbridge.silver import first_step_utilities, is_informative, require_same_candidates
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,8 @@ def join_silver(items: Sequence[Candidates], records: Iterable[dict[str, Any]],
     if need_silver:
         items = [c for c in items if c.example.id in kept]
     for item in items:
-        record = kept.get(item.example.id)
-        reason = None if record is None else candidates_mismatch(record, item)
-        if reason:
-            raise ValueError(f"{source}: the record of {item.example.id!r} was {reason}: "
-                             "the candidates changed since the silver search; search again")
+        if item.example.id in kept:
+            require_same_candidates(kept[item.example.id], item, source)
     examples = [_example(c, kept.get(c.example.id)) for c in items]
     for example in examples:
         if example.silver and max(example.silver) >= len(example.item.hits):

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ragbridge.fingerprint import content_name
 from ragbridge.llms.base import (
     GenerationSettings,
     LLMError,
@@ -66,19 +67,6 @@ def smollm2_folder() -> Path:
     return convert_gguf(smollm2_gguf(), cache_dir() / "models" / "SmolLM2-135M-Instruct-hf")
 
 
-def model_identity(model_path: str | Path | None, name: str | None, path: Path) -> str:
-    """The bundled model by its name (its file is checked against a SHA-256 when fetched),
-    a given name as it is, and any other folder by name and content: two folders called
-    `model` never share judgments."""
-    if name:
-        return name
-    if model_path is None:
-        return "SmolLM2-135M-Instruct-Q4_1"
-    from ragbridge.fingerprint import content_digest
-
-    return f"{path.name}@{content_digest(path)[:12]}"
-
-
 class TransformersLLM:
     """Greedy (or sampled) chat generation with a transformers causal LM."""
 
@@ -102,7 +90,10 @@ class TransformersLLM:
         self.model.eval()
         self.device = device
         self.batch_size = batch_size
-        self.identity = f"transformers:{model_identity(model_path, name, path)}:{dtype}"
+        # the bundled model is checked against its SHA-256 when fetched; others by content
+        model_name = name or ("SmolLM2-135M-Instruct-Q4_1" if model_path is None
+                              else content_name(path, path.name))
+        self.identity = f"transformers:{model_name}:{dtype}"
         self.seconds = 0.0
         self._eos_ids: set[int] | None = None
         self._newline_ids: set[int] | None = None

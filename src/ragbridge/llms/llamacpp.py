@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ragbridge.fingerprint import content_name
 from ragbridge.llms.base import GenerationSettings, LogLikelihood, chat_continuation, finish_output
 
 
@@ -72,12 +73,10 @@ class LlamaCppLLM:
             self.model = Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_batch,
                                n_threads=self.threads, n_gpu_layers=gpu_layers,
                                flash_attn=flash_attn, seed=0, verbose=False)
-        if name or gguf_path is None:  # named and bundled files are checked when fetched
-            model_name = name or "SmolLM2-135M-Instruct-Q4_1"
-        else:  # any other file by name and content
-            from ragbridge.fingerprint import content_digest
-
-            model_name = f"{path.stem}@{content_digest(path)[:12]}"
+        # named and bundled files are checked against their SHA-256 when fetched; others
+        # enter the identity by content
+        model_name = name or ("SmolLM2-135M-Instruct-Q4_1" if gguf_path is None
+                              else content_name(path, path.stem))
         self.identity = f"llama.cpp:{model_name}"
         self.seconds = 0.0
 

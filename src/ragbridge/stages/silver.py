@@ -94,12 +94,12 @@ def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
     return settings
 
 
-def completed_records(path: Path, window: int, total: int | None = None) -> list[dict[str, Any]]:
-    """Records of the whole windows already in `path` (the last, shorter window too when the
-    file holds all `total` records); truncate anything after them."""
+def completed_records(path: Path, records: list[dict[str, Any]], window: int,
+                      total: int | None = None) -> list[dict[str, Any]]:
+    """Of the `records` read from `path`, those of whole windows (the last, shorter window
+    too when the file holds all `total` records); truncate anything after them."""
     if not path.exists():
         return []
-    records = read_silver(path, allow_torn_end=True)
     keep = len(records) if len(records) == total else len(records) - len(records) % window
     with open(path, "rb") as handle:
         lines = handle.read().split(b"\n")
@@ -209,7 +209,7 @@ def run(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
         written = read_silver(path, allow_torn_end=True) if path.exists() else []
         _check_resume(path, settings, len(written))
         _check_candidates(path, written, items)
-        done = completed_records(path, search.batch_queries, len(items))
+        done = completed_records(path, written, search.batch_queries, len(items))
         write_json(settings_path(path), settings)
         pending = _windows(items[len(done):], search.batch_queries)
         counters = {"calls": 0, "hits": 0}
