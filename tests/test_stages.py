@@ -124,3 +124,47 @@ def test_retrieve_refuses_to_replace_the_candidates_a_silver_was_searched_on(
     with pytest.raises(InputError, match=r"silver searched on its candidates \(silver\.jsonl\)"):
         retrieve.run(run, retrieve.RetrieveConfig(dataset=str(data), k=2, splits="train"))
     assert run.candidates_path.read_bytes() == before
+
+
+def test_demo_retrieves_again_when_its_data_set_is_rebuilt(tmp_path: Path) -> None:
+    """A new data set version replaces the run's candidates; once silver was searched on
+    them, a change is refused and the candidates are kept."""
+    import json
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from ragbridge.data.user_import import import_user_data
+    from ragbridge.demo import _RL, Demo, DemoTask, demo_sizes
+    from ragbridge.jsonl import InputError
+
+    def build(words: list[str], version: int) -> None:
+        examples, corpus = tmp_path / "examples.jsonl", tmp_path / "corpus.jsonl"
+        corpus.write_text("".join(json.dumps({"id": f"p{n}", "text": f"passage about {w}"})
+                                  + "\n" for n, w in enumerate(words)))
+        examples.write_text(json.dumps({"id": "q0", "query": "tell me of rivers",
+                                        "answers": ["rivers"], "split": "train"}) + "\n")
+        import_user_data(examples, corpus, tmp_path / "tiny", name="tiny", task="qa")
+        meta = tmp_path / "tiny" / "meta.json"
+        meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": version}))
+
+    def texts() -> list[str]:
+        record = json.loads(run.candidates_path.read_text())
+        return [c["text"] for c in record["candidates"]]
+
+    words = ["oceans", "towers", "rivers", "hills", "roads", "lakes"]
+    build(words, 1)
+    task = DemoTask("run", str(tmp_path / "tiny"), "bm25", "metric", _RL)
+    demo = Demo(tmp_path / "runs", demo_sizes("quick"), SimpleNamespace(identity="none"),
+                Console(quiet=True), None)
+    run = RunDir(tmp_path / "runs" / "run")
+    demo.retrieve(task)
+    assert "passage about rivers" in texts()
+    build([w.replace("rivers", "great rivers") for w in words], 2)
+    demo.retrieve(task)
+    assert "passage about great rivers" in texts()
+    (run.path / "silver.jsonl").write_text('{"id": "q0", "silver_positions": [0]}\n')
+    build(words, 3)
+    with pytest.raises(InputError, match="silver searched on its candidates"):
+        demo.retrieve(task)
+    assert "passage about great rivers" in texts()

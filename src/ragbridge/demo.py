@@ -148,9 +148,14 @@ class Demo:
         self._clock = now
 
     def retrieve(self, task: DemoTask) -> None:
-        """Candidates for every split (K fixed for the run), once."""
+        """Candidates for every split (K fixed for the run), once per data set version: a
+        rebuilt data set is retrieved again (which refuses when silver was searched on
+        candidates that changed)."""
+        from ragbridge.data import load_dataset
+
         run = RunDir(self.runs / task.name)
-        if "retrieve" not in run.config():
+        recorded = run.config().get("retrieve", {})
+        if recorded.get("dataset_version") != load_dataset(task.dataset).version:
             found = retrieve.run(run, retrieve.RetrieveConfig(
                 dataset=task.dataset, retriever=task.retriever, k=K), progress=self.progress)
             for split, recall in found.recall.items():

@@ -20,6 +20,7 @@ class Dataset:
     path: Path
     name: str
     task: str
+    version: int = 1  # the builder's version (meta.json); a rebuild can change any file
 
     def examples(self, split: str) -> list[Example]:
         """Examples of one split."""
@@ -40,7 +41,8 @@ def load_dataset(name: str) -> Dataset:
         raise FileNotFoundError(
             f"no prepared data set at {path}: run `ragbridge data {name}` first")
     meta = json.loads(meta_path.read_text())
-    return Dataset(path=path, name=meta["name"], task=meta["task"])
+    return Dataset(path=path, name=meta["name"], task=meta["task"],
+                   version=int(meta.get("version", 1)))
 
 
 def save_dataset(path: Path, name: str, task: str, corpus: list[Passage],

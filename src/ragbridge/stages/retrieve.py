@@ -105,6 +105,7 @@ def run(run_dir: RunDir, config: RetrieveConfig,
         write_jsonl(run_dir.candidates_path, (r.to_dict() for r in records))
         result.seconds = time.perf_counter() - started
         run_dir.record("retrieve", {**asdict(config), "dataset": dataset.name,
+                                    "dataset_version": dataset.version,
                                     "source": config.dataset,
                                     "dataset_path": str(dataset.path), "task": dataset.task,
                                     "splits": splits, "counts": result.counts,
