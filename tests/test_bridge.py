@@ -228,6 +228,44 @@ def test_sl_resume_continues_the_same_run(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "resumed").glob("checkpoint-*")] == ["checkpoint-2"]
 
 
+def test_sl_resume_refuses_a_changed_silver(tmp_path: Path) -> None:
+    """A checkpoint trained on one silver is not continued (or returned as done) on another."""
+    task = SequenceRewardTask({f"q{n}": {"b": 80.0} for n in range(8)})
+    judge = Judge(task, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))
+    config = SLConfig(family="tiny-fid", epochs=1, batch_size=4, learning_rate=1e-3)
+    train = _examples(8)
+    train_sl(train, _examples(4), judge, config, tmp_path / "out", k=3)
+    relabelled = [BridgeExample(e.item, (2,)) for e in train]
+    with pytest.raises(ValueError, match="trained on other examples or silver"):
+        train_sl(relabelled, _examples(4), judge, config, tmp_path / "out", k=3)
+    again = train_sl(train, _examples(4), judge, config, tmp_path / "out", k=3)
+    assert again["epoch"] == 1
+
+
+def test_sl_without_dev_keeps_the_last_epoch_and_says_so(tmp_path: Path) -> None:
+    task = SequenceRewardTask({f"q{n}": {"b": 80.0} for n in range(8)})
+    judge = Judge(task, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))
+    config = SLConfig(family="tiny-fid", epochs=2, batch_size=4, learning_rate=1e-3)
+    history = train_sl(_examples(8), [], judge, config, tmp_path / "out", k=3)
+    assert history["best_epoch"] == 2 and history["selection"].startswith("last epoch")
+    last = Bridge.from_pretrained(tmp_path / "out" / "checkpoint-2")
+    model = Bridge.from_pretrained(tmp_path / "out" / "model")
+    assert all(torch.equal(a, b) for a, b in zip(last.model.state_dict().values(),
+                                                 model.model.state_dict().values(),
+                                                 strict=True))
+
+
+def test_a_checkpoint_left_half_written_by_a_crash_is_pruned(tmp_path: Path) -> None:
+    from ragbridge.folders import prune_checkpoints, save_folder
+
+    out = tmp_path / "out"
+    (out / ".checkpoint-3.part").mkdir(parents=True)  # a crash while writing checkpoint 3
+    (out / ".checkpoint-3.part" / "weights.bin").write_bytes(b"0" * 1000)
+    kept = save_folder(out / "checkpoint-4", lambda f: (f / "state.json").write_text("{}"))
+    prune_checkpoints(out, keep=kept)
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-4"]
+
+
 WORDS = ["ocean", "river", "mountain", "desert", "forest", "island", "volcano", "glacier",
          "canyon", "valley", "meadow", "harbor", "castle", "temple", "bridge", "tower"]
 

@@ -114,6 +114,36 @@ def test_resume_continues_the_same_run(tmp_path: Path) -> None:
         [[round(s[k], 4) for k in keys] for s in straight["steps"]]
 
 
+def test_resume_refuses_another_start_or_other_queries(tmp_path: Path) -> None:
+    """The KL reference is rebuilt from the start on resume: another start (or other
+    training queries) under the checkpoint's policy is refused."""
+    config = RLConfig(iterations=4, rollout_queries=4, minibatch_size=4, learning_rate=3e-3,
+                      eval_every=2, checkpoint_every=2)
+    judge = Judge(TASK, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))
+    half = RLConfig(**{**config.__dict__, "iterations": 2})
+    train_rl(EXAMPLES, EXAMPLES[:2], judge, _policy(), half, tmp_path / "run")
+    other = build_bridge("tiny-fid", BridgeFormat(k=3, max_ids=3), seed=2)
+    with pytest.raises(ValueError, match="from another start bridge"):
+        train_rl(EXAMPLES, EXAMPLES[:2], judge, other, config, tmp_path / "run")
+    with pytest.raises(ValueError, match="on other training queries"):
+        train_rl(EXAMPLES[:6], EXAMPLES[:2], judge, _policy(), config, tmp_path / "run")
+    assert train_rl(EXAMPLES, EXAMPLES[:2], judge, _policy(), config,
+                    tmp_path / "run")["iteration"] == 4
+
+
+def test_without_dev_the_last_iteration_is_the_model(tmp_path: Path) -> None:
+    config = RLConfig(iterations=2, rollout_queries=4, minibatch_size=4, learning_rate=3e-3,
+                      eval_every=1, checkpoint_every=2)
+    judge = Judge(TASK, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))
+    history = train_rl(EXAMPLES, [], judge, _policy(), config, tmp_path / "run")
+    assert history["selection"].startswith("last iteration")
+    last = Bridge.from_pretrained(tmp_path / "run" / "checkpoint-2" / "policy")
+    model = Bridge.from_pretrained(tmp_path / "run" / "model")
+    assert all(torch.equal(a, b) for a, b in zip(last.model.state_dict().values(),
+                                                 model.model.state_dict().values(),
+                                                 strict=True))
+
+
 def test_config_rejects_rloo_without_a_group() -> None:
     with pytest.raises(ValueError, match="samples_per_query"):
         RLConfig(algorithm="rloo", samples_per_query=1)

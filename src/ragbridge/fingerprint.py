@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from ragbridge.jsonl import write_json
 from ragbridge.paths import cache_dir
@@ -41,6 +42,19 @@ def content_digest(model_path: str | Path) -> str:
         digest.update(f"{name}:{known[key]}\n".encode())
     if changed:
         write_json(known_file, known)
+    return digest.hexdigest()
+
+
+def weights_digest(module: Any) -> str:
+    """The SHA-256 of a torch module's parameters and buffers (names, shapes, dtypes and
+    bytes): what a checkpoint compares to know that it was trained from the same start."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        value = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}\n".encode())
+        digest.update(value.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 

@@ -63,7 +63,8 @@ def latest_checkpoint(out: Path, marker: str = "state.json") -> Path | None:
 
 
 def prune_checkpoints(out: Path, keep: Path) -> None:
-    """Delete every `OUT/checkpoint-N/` but `keep`."""
-    for older in out.glob("checkpoint-*"):
+    """Delete every `OUT/checkpoint-N/` but `keep`, and what crashed saves left behind (their
+    `.checkpoint-N.part` folders: a bridge's weights each)."""
+    for older in [*out.glob("checkpoint-*"), *out.glob(".checkpoint-*.part")]:
         if older != keep:
             shutil.rmtree(older, ignore_errors=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,18 @@ class BridgeExample:
     def passages(self) -> list[Passage]:
         """Candidate passages in retriever order."""
         return [hit.passage for hit in self.item.hits]
+
+
+def examples_digest(examples: Sequence[BridgeExample]) -> str:
+    """The SHA-256 of what a trainer learns from: each example's id, candidate ids and silver
+    (a checkpoint resumed on other data would mix two trainings under one name)."""
+    digest = hashlib.sha256()
+    for example in examples:
+        digest.update(json.dumps([example.item.example.id,
+                                  [hit.passage.id for hit in example.item.hits],
+                                  None if example.silver is None else list(example.silver)]
+                                 ).encode() + b"\n")
+    return digest.hexdigest()
 
 
 def join_silver(items: Sequence[Candidates], records: Iterable[dict[str, Any]],

@@ -32,9 +32,10 @@ from typing import Any
 
 import torch
 
-from ragbridge.bridge.data import BridgeExample
+from ragbridge.bridge.data import BridgeExample, examples_digest
 from ragbridge.bridge.model import Bridge
 from ragbridge.bridge.sl import evaluate_bridge
+from ragbridge.fingerprint import weights_digest
 from ragbridge.folders import latest_checkpoint, prune_checkpoints, save_folder
 from ragbridge.jsonl import write_json
 from ragbridge.judge import Judge
@@ -272,6 +273,8 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
     reference = fresh_reference()
     if not config.train_encoder:
         reference.freeze_encoder()
+    # what a resume must share: the start (the KL reference is rebuilt from it) and the data
+    origin = {"start": weights_digest(reference.model), "data": examples_digest(train)}
     checkpoint = latest_checkpoint(out)
     if checkpoint:
         state = json.loads((checkpoint / "state.json").read_text())
@@ -281,13 +284,21 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
             changed = sorted(k for k in asdict(config) if earlier.get(k) != asdict(config)[k])
             raise ValueError(f"{checkpoint} was trained with other settings ({', '.join(changed)}"
                              f"); move {out} away or use the same settings to resume")
-        state["config"] = asdict(config)
+        changed = [name for name in origin if state.get(name, origin[name]) != origin[name]]
+        if changed:  # (checkpoints written before these digests: unchecked)
+            what = {"start": "from another start bridge (its KL reference)",
+                    "data": "on other training queries or candidates"}
+            raise ValueError(f"{checkpoint} was trained {' and '.join(what[c] for c in changed)}"
+                             f"; move {out} away or resume with the same start and data")
+        state.update(config=asdict(config), **origin)
         policy = Bridge.from_pretrained(checkpoint / "policy", device=config.device)
     else:
         policy = fresh_reference()
         policy.model.requires_grad_(True)
-        state = {"config": asdict(config), "iteration": 0, "steps": [], "dev": [],
+        state = {"config": asdict(config), **origin, "iteration": 0, "steps": [], "dev": [],
                  "llm_calls": 0, "cache_hits": 0, "seconds": 0.0}
+    # without dev queries there is nothing to select on: the last iteration is the model
+    state["selection"] = "best dev iteration" if dev else "last iteration (no dev queries)"
     if not config.train_encoder:
         policy.freeze_encoder()
     value_head = None
@@ -342,11 +353,15 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
         state["iteration"] = iteration
         if dev and (iteration % config.eval_every == 0 or iteration == config.iterations):
             evaluate(iteration)
+        if not dev and iteration == config.iterations:
+            save_folder(out / "model", policy.save_pretrained)
         if iteration % config.checkpoint_every == 0 or iteration == config.iterations:
             save(iteration)
         report(progress, f"RL {config.algorithm}", iteration, config.iterations,
                f"reward {step['reward']:.1f} · KL {step['kl']:.3f}")
         if on_step:
             on_step(step)
+    if not (out / "model").exists():  # (a run resumed after its last iteration)
+        save_folder(out / "model", policy.save_pretrained)
     write_json(out / "history.json", state)
     return state

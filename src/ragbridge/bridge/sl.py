@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from ragbridge.bridge.build import build_bridge
-from ragbridge.bridge.data import BridgeExample
+from ragbridge.bridge.data import BridgeExample, examples_digest
 from ragbridge.bridge.format import BridgeFormat
 from ragbridge.bridge.model import Bridge
 from ragbridge.evaluation import Diversity
@@ -148,6 +148,11 @@ def _save_checkpoint(out: Path, epoch: int, bridge: Bridge, optimizer: torch.opt
     return final
 
 
+def _best_epoch(state: dict[str, Any]) -> int:
+    """The epoch with the best dev metric (exact match breaks ties, then the earlier)."""
+    return max(state["dev"], key=lambda d: (d["metric"], d["exact_match"], -d["epoch"]))["epoch"]
+
+
 def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge: Judge,
              config: SLConfig, out: Path, k: int,
              on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -159,6 +164,7 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
         raise ValueError("no training examples for the SL stage (no silver, or none "
                          "informative)")
     settings = {**asdict(config), "k": k}
+    data = examples_digest(train)
     checkpoint = latest_checkpoint(out)
     if checkpoint:
         bridge = Bridge.from_pretrained(checkpoint, device=config.device)
@@ -169,12 +175,17 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
             changed = sorted(key for key in settings if earlier.get(key) != settings[key])
             raise ValueError(f"{checkpoint} was trained with other settings ({', '.join(changed)}"
                              f"); move {out} away or use the same settings to resume")
-        state["config"] = settings
+        if state.get("data", data) != data:  # (checkpoints before the digest: unchecked)
+            raise ValueError(f"{checkpoint} was trained on other examples or silver than the "
+                             f"run's now; move {out} away to train on the new silver")
+        state["config"], state["data"] = settings, data
     else:
         bridge = build_bridge(config.family, config.bridge_format(k), config.device,
                               config.seed)
-        state = {"config": settings, "epoch": 0, "losses": [], "dev": [],
+        state = {"config": settings, "data": data, "epoch": 0, "losses": [], "dev": [],
                  "seconds_per_epoch": []}
+    # without dev examples there is nothing to select on: the last epoch is the model
+    state["selection"] = "best dev epoch" if dev else "last epoch (no dev examples)"
     optimizer = make_optimizer(bridge, config)
     if checkpoint:
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
@@ -200,16 +211,15 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
             state["losses"].append(round(loss.item(), 5))
             report(progress, f"SL epoch {epoch}", step, steps, f"loss {loss.item():.3f}")
         state["seconds_per_epoch"].append(round(time.perf_counter() - started, 1))
-        dev_report = evaluate_bridge(bridge, dev, judge)
-        state["dev"].append({"epoch": epoch, **asdict(dev_report)})
         state["epoch"] = epoch
+        if dev:
+            dev_report = evaluate_bridge(bridge, dev, judge)
+            state["dev"].append({"epoch": epoch, **asdict(dev_report)})
         _save_checkpoint(out, epoch, bridge, optimizer, state)
-        best = max(state["dev"], key=lambda d: (d["metric"], d["exact_match"]))
-        if best["epoch"] == epoch:
+        if not dev or _best_epoch(state) == epoch:
             save_folder(out / "model", bridge.save_pretrained)
-        if on_epoch:
+        if on_epoch and dev:
             on_epoch(state["dev"][-1])
-    state["best_epoch"] = max(state["dev"], key=lambda d: (d["metric"], d["exact_match"]))[
-        "epoch"] if state["dev"] else None
+    state["best_epoch"] = _best_epoch(state) if dev else state["epoch"]
     write_json(out / "history.json", state)
     return state

@@ -75,6 +75,7 @@ def run(run_dir: RunDir, config: RLStageConfig, llm: CachedLLM,
         best = max(history["dev"], key=lambda d: d["metric"]) if history["dev"] else {}
         run_dir.record(f"train-rl:{out.name}", {
             **asdict(config.trainer), "start": str(config.start or begin), "train": len(train),
-            "dev": len(dev), "best_dev": best, "llm_calls": history["llm_calls"],
+            "dev": len(dev), "best_dev": best, "selection": history["selection"],
+            "llm_calls": history["llm_calls"],
             "seconds": round(history["seconds"], 1)})
     return RLReport(history, out / "model", str(config.start or begin))

@@ -58,5 +58,6 @@ def run(run_dir: RunDir, config: SLStageConfig, llm: CachedLLM,
         run_dir.record("train-sl", {**asdict(config.trainer), "k": k, "train": len(train),
                                     "dev": len(dev), "limit": config.limit,
                                     "informative_only": config.informative_only,
-                                    "best_epoch": history["best_epoch"], "out": str(out)})
+                                    "best_epoch": history["best_epoch"],
+                                    "selection": history["selection"], "out": str(out)})
     return SLReport(history, out / "model", len(train), len(dev), judge.metric)
