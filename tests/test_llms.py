@@ -175,3 +175,34 @@ def test_llamacpp_scores_close_to_the_reference(smollm2) -> None:
     reference = smollm2.score(PROMPTS, references)
     assert [v.tokens for v in quantized] == [v.tokens for v in reference]
     assert all(abs(a.mean - b.mean) < 0.5 for a, b in zip(quantized, reference, strict=True))
+
+
+def test_llamacpp_scores_as_a_full_logits_pass_does() -> None:
+    """The scorer asks llama.cpp for logits only where they predict the reply (and reuses
+    shared prefixes); an independent pass with every position's logits agrees."""
+    import numpy as np
+    from llama_cpp import Llama
+
+    from ragbridge.assets import smollm2_gguf
+    from ragbridge.llms import build_llm
+    from ragbridge.llms.base import chat_continuation
+
+    llm = build_llm("llamacpp")
+    prompts = [PROMPTS[0], PROMPTS[0], PROMPTS[1], PROMPTS[0] + " Answer briefly."]
+    references = ["Paris", "The capital is Paris.", "Blue", "Paris"]
+    scored = llm.score(prompts, references)
+    full = Llama(model_path=str(smollm2_gguf()), n_ctx=2048, logits_all=True, verbose=False)
+    for prompt, reference, value in zip(prompts, references, scored, strict=True):
+        context, reply = chat_continuation(llm._render, prompt, reference,
+                                           llm._token_text("eos"))
+        context_ids = full.tokenize(context.encode(), add_bos=False, special=True)
+        reply_ids = full.tokenize(reply.encode(), add_bos=False, special=True)
+        full.reset()
+        full.eval(context_ids + reply_ids)
+        logits = np.asarray(full.scores[len(context_ids) - 1:len(context_ids) + len(reply_ids)
+                                        - 1], dtype=np.float64)
+        logprobs = logits - logits.max(1, keepdims=True)
+        logprobs -= np.log(np.exp(logprobs).sum(1, keepdims=True))
+        expected = sum(logprobs[i, t] for i, t in enumerate(reply_ids))
+        assert value.tokens == len(reply_ids)
+        assert value.total == pytest.approx(expected, abs=1e-3)

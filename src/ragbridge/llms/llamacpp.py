@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ragbridge.fingerprint import content_name
 from ragbridge.llms.base import GenerationSettings, LogLikelihood, chat_continuation, finish_output
 
@@ -51,6 +53,33 @@ def _extra_buffer_types(enabled: bool) -> Iterator[None]:
         yield
     finally:
         llama_cpp.llama_model_default_params = original
+
+
+def _decode_reply_logits(scorer: Any, tokens: list[int], keep: int, reply_start: int) -> Any:
+    """Evaluate `tokens` after the first `keep` (already in the key/value cache) and return
+    the logits at positions `reply_start - 1 .. len(tokens) - 2`, those that predict each
+    reply token, as a (reply tokens, vocabulary) float64 array."""
+    from llama_cpp import llama_cpp
+
+    scorer._ctx.kv_cache_seq_rm(-1, keep, -1)
+    wanted = range(reply_start - 1, len(tokens) - 1)
+    rows: list[Any] = []
+    batch, vocabulary = scorer._batch.batch, scorer.n_vocab()
+    for begin in range(keep, len(tokens), scorer.n_batch):
+        chunk = tokens[begin:begin + scorer.n_batch]
+        batch.n_tokens = len(chunk)
+        for offset, token in enumerate(chunk):
+            batch.token[offset], batch.pos[offset] = token, begin + offset
+            batch.seq_id[offset][0], batch.n_seq_id[offset] = 0, 1
+            batch.logits[offset] = begin + offset in wanted
+        scorer._ctx.decode(scorer._batch)
+        for offset in range(len(chunk)):
+            if begin + offset in wanted:
+                row = llama_cpp.llama_get_logits_ith(scorer._ctx.ctx, offset)
+                rows.append(np.ctypeslib.as_array(row, shape=(vocabulary,)).astype(np.float64))
+    scorer.input_ids[keep:len(tokens)] = tokens[keep:]
+    scorer.n_tokens = len(tokens)
+    return np.stack(rows)
 
 
 class LlamaCppLLM:
@@ -115,18 +144,18 @@ class LlamaCppLLM:
     def score(self, prompts: Sequence[str], references: Sequence[str]) -> list[LogLikelihood]:
         """Teacher-forced log-likelihood of each reference as the whole assistant reply.
 
-        A second llama.cpp context with logits for every position does the scoring; pairs are
-        ordered so that consecutive ones share their prefix, whose evaluation is reused.
+        A second llama.cpp context does the scoring, asking for logits only at the positions
+        that predict the reply (a vocabulary-wide output row for every prompt token cost more
+        than the prompt itself: Qwen's vocabulary is 152k); pairs are ordered so that
+        consecutive ones share their prefix, whose evaluation is reused.
         """
-        import numpy as np
         from llama_cpp import Llama
 
         started = time.perf_counter()
         if self._scorer is None:
             with _extra_buffer_types(self.extra_buffers):
                 self._scorer = Llama(model_path=str(self.path), n_ctx=2048, n_batch=512,
-                                     n_threads=self.threads, logits_all=True, seed=0,
-                                     verbose=False)
+                                     n_threads=self.threads, seed=0, verbose=False)
         scorer = self._scorer
         encoded = []
         for prompt, reference in zip(prompts, references, strict=True):
@@ -143,12 +172,11 @@ class LlamaCppLLM:
             if len(tokens) > scorer.n_ctx():
                 raise ValueError(f"prompt and reply take {len(tokens)} tokens, more than the "
                                  f"scoring context of {scorer.n_ctx()}")
-            keep = 0
-            while keep < min(len(previous), len(tokens) - 1) and previous[keep] == tokens[keep]:
+            keep = 0  # the shared prefix, short of the last context token (it predicts reply[0])
+            while (keep < min(len(previous), len(context) - 1)
+                   and previous[keep] == tokens[keep]):
                 keep += 1
-            scorer.n_tokens = keep
-            scorer.eval(tokens[keep:])
-            logits = np.asarray(scorer.scores[len(context) - 1:len(tokens) - 1], dtype=np.float64)
+            logits = _decode_reply_logits(scorer, tokens, keep, len(context))
             shifted = logits - logits.max(axis=1, keepdims=True)
             logprobs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
             total = float(sum(logprobs[i, token] for i, token in enumerate(reply)))
