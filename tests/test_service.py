@@ -6,6 +6,7 @@ pipeline test uses real BM25 and the real bundled SmolLM2.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -153,6 +154,38 @@ def test_invalid_requests_get_clear_errors(served) -> None:
     assert too_big.status_code == 413 and "bytes" in too_big.json()["error"]
     no_pipeline = httpx.post(f"{url}/v1/answer", json={"query": "q"})
     assert no_pipeline.status_code == 404
+
+
+def test_a_chunked_body_over_the_limit_is_refused_before_it_is_read_whole(served) -> None:
+    """No Content-Length: the limit holds on the bytes that arrive (raw HTTP/1.1 chunks),
+    and the server answers 413 while the client is still sending."""
+    from urllib.parse import urlparse
+
+    url, _ = served
+    address = urlparse(url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as client:
+        client.sendall(b"POST /v1/bridge HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                       b"application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b'{"query": "q", "passages": ["' + b"w" * 4000
+        for _ in range(10):  # 40 KB in chunks, over the 20 KB limit; never terminated
+            client.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        reply = client.recv(65536).decode()
+    assert reply.startswith("HTTP/1.1 413") and "over 20000 bytes" in reply
+    # a chunked body within the limit is served as usual
+    small = httpx.post(f"{url}/v1/bridge", timeout=30, headers={"content-type":
+                                                                "application/json"},
+                       content=iter([b'{"query": "please repeat", ', b'"passages": ' +
+                                     json.dumps(PASSAGES).encode() + b"}"]))
+    assert small.status_code == 200 and small.json()["ids"] == [2, 0, 2]
+
+
+def test_more_passages_than_the_bridge_reads_get_422(bridge_folder: Path) -> None:
+    """A bridge trained on K candidates never sees candidate K+1: say so, not ignore it."""
+    with running(app_for_path(bridge_folder, ServiceSettings())) as url:
+        six = _call(url, "what is the largest ocean", PASSAGES + ["one more passage"])
+        five = _call(url, "what is the largest ocean", PASSAGES)
+    assert six.status_code == 422 and "at most 5 candidates" in six.json()["error"]
+    assert five.status_code == 200
 
 
 def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(served) -> None:

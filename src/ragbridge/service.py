@@ -10,7 +10,9 @@ Concurrent requests are batched: a background task collects up to `max_batch` pe
 waiting at most `max_wait_ms` after the first, and runs them as one model call in a worker
 thread. Optional API keys (`Authorization: Bearer KEY` or `X-API-Key: KEY`) come from
 `RAGBRIDGE_API_KEYS` (comma-separated) or a file (one per line). Bodies above
-`max_body_bytes` get 413; invalid requests get 422 with the offending field; any other
+`max_body_bytes` get 413 (chunked ones too: the body is read only up to the limit); invalid
+requests get 422 with the offending field, as do more passages than a bridge reads (its K);
+any other
 failure gets a 500 without internals, and every request is logged as one JSON line.
 """
 
@@ -146,6 +148,58 @@ class AnswerRequest(BaseModel):
     group: str | None = None
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes gets 413, whether it declares its
+    length or arrives chunked (the body is read up to the limit, never whole)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Any],
+                       send: Callable[[dict[str, Any]], Any]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay(receive, message), send)
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay(receive, body), send)
+
+    async def _refuse(self, scope: dict[str, Any], receive: Callable[[], Any],
+                      send: Callable[[dict[str, Any]], Any]) -> None:
+        from fastapi.responses import JSONResponse
+
+        response = JSONResponse(status_code=413,
+                                content={"error": f"request body over {self.limit} bytes"})
+        await response(scope, receive, send)
+
+
+def _replay(receive: Callable[[], Any], first: dict[str, Any]) -> Callable[[], Any]:
+    """An ASGI `receive` that gives `first` (the buffered body) once, then the client's own
+    messages (its disconnect)."""
+    pending = [first]
+
+    async def replay() -> Any:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
 def _passages(request: BridgeRequest) -> list[Passage]:
     out = []
     for n, item in enumerate(request.passages):
@@ -179,6 +233,7 @@ def create_app(selector: Selector, settings: ServiceSettings = ServiceSettings()
     app = FastAPI(title="ragbridge", description="BGM bridge between a retriever and an LLM",
                   lifespan=lifespan)
     lock = threading.Lock()
+    reads: int | None = getattr(selector, "max_candidates", None)  # a bridge's K
 
     def select(items: list[tuple[str, list[Passage]]]) -> list[list[int]]:
         with lock:
@@ -215,18 +270,13 @@ def create_app(selector: Selector, settings: ServiceSettings = ServiceSettings()
                 "authorization", "").removeprefix("Bearer ").strip()
             if not any(secrets.compare_digest(given, key) for key in settings.api_keys):
                 return error(401, "missing or invalid API key")
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
-            return error(413, f"request body over {settings.max_body_bytes} bytes")
-        if request.method == "POST":
-            body = await request.body()
-            if len(body) > settings.max_body_bytes:
-                return error(413, f"request body over {settings.max_body_bytes} bytes")
         try:
             return await call_next(request)
         except Exception:  # never leak internals to the client
             LOG.exception("request failed")
             return error(500, "internal error")
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # outermost: before any read
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -241,6 +291,10 @@ def create_app(selector: Selector, settings: ServiceSettings = ServiceSettings()
     @app.post("/v1/bridge", response_model=BridgeResponse)
     async def bridge(request: BridgeRequest) -> Any:
         passages = _passages(request)
+        if reads is not None and len(passages) > reads:
+            return error(422, f"{len(passages)} passages: this bridge reads at most {reads} "
+                              "candidates (the K it was trained on); send the retriever's "
+                              f"first {reads}")
         if len(passages) > settings.max_passages:
             return error(413, f"{len(passages)} passages; at most {settings.max_passages}")
         if any(len(p.text) > settings.max_passage_chars for p in passages):

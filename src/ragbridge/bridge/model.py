@@ -246,6 +246,11 @@ class Bridge:
         """0-based positions (into `passages`) of the sequence the LLM should see."""
         return self.generate([query], [passages])[0]
 
+    @property
+    def max_candidates(self) -> int:
+        """The most candidates it reads (K): later ones are never seen."""
+        return self.format.k
+
     def select_batch(self, queries: Sequence[str],
                      candidate_lists: Sequence[Sequence[Passage]]) -> list[list[int]]:
         """`select` for many queries at once (greedy)."""
