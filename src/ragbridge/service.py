@@ -12,8 +12,7 @@ thread. Optional API keys (`Authorization: Bearer KEY` or `X-API-Key: KEY`) come
 `RAGBRIDGE_API_KEYS` (comma-separated) or a file (one per line). Bodies above
 `max_body_bytes` get 413 (chunked ones too: the body is read only up to the limit); invalid
 requests get 422 with the offending field, as do more passages than a bridge reads (its K);
-any other
-failure gets a 500 without internals, and every request is logged as one JSON line.
+any other failure gets a 500 without internals, and every request is logged as one JSON line.
 """
 
 from __future__ import annotations
