@@ -263,7 +263,7 @@ def test_a_checkpoint_left_half_written_by_a_crash_is_pruned(tmp_path: Path) -> 
     (out / ".checkpoint-3.part" / "weights.bin").write_bytes(b"0" * 1000)
     kept = save_folder(out / "checkpoint-4", lambda f: (f / "state.json").write_text("{}"))
     prune_checkpoints(out, keep=kept)
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-4"]
+    assert sorted(p.name for p in out.iterdir()) == [".checkpoint-4.lock", "checkpoint-4"]
 
 
 WORDS = ["ocean", "river", "mountain", "desert", "forest", "island", "volcano", "glacier",

@@ -144,6 +144,14 @@ def test_evaluate_takes_the_reranker_of_another_run(tmp_path: Path) -> None:
     assert run.config()["evaluate-test"]["reranker"] == str(folder)
 
 
+def test_a_trained_reranker_that_is_missing_is_an_error_not_a_missing_row(
+        tmp_path: Path) -> None:
+    run = _test_run(tmp_path, count=2)
+    run.record("train-reranker", {"out": str(run.reranker_path), "threshold": 0.0})
+    with pytest.raises(FileNotFoundError, match="missing though `train-reranker` ran"):
+        _evaluate(run, tmp_path)
+
+
 def test_qa_runs_are_also_reported_on_the_answerable_examples(tmp_path: Path) -> None:
     from ragbridge.records import Hit, Passage
 

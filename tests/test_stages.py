@@ -37,7 +37,53 @@ def test_a_crash_between_moving_the_old_model_aside_and_renaming_the_new_one_in(
     loaded = Bridge.from_pretrained(folder)  # recovers the complete new folder
     probe = [next(iter(loaded.model.state_dict().values()))]
     assert probe[0].equal(next(iter(second.model.state_dict().values())))
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["model"]
+    # nothing left over beside the model but its (empty) lock file
+    assert sorted(p.name for p in folder.parent.iterdir()) == [".model.lock", "model"]
+
+
+def test_a_load_during_a_save_waits_for_the_swap_and_never_breaks_the_writer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer pauses between moving the old model aside and renaming the new one in; a
+    load then must not finish the swap itself (the old code did, and the writer's rename
+    failed): it waits, and loads the new model."""
+    import threading
+
+    folder = tmp_path / "bridge-sl" / "model"
+    save_folder(folder, build_bridge("tiny-fid", BridgeFormat(k=3), seed=1).save_pretrained)
+    second = build_bridge("tiny-fid", BridgeFormat(k=3), seed=2)
+    real_rename, paused, resume = Path.rename, threading.Event(), threading.Event()
+
+    def pausing_rename(self: Path, target: Path) -> Path:
+        moved = real_rename(self, target)
+        if threading.current_thread().name == "writer" and target.name == ".model.old":
+            paused.set()
+            resume.wait(10)
+        return moved
+
+    monkeypatch.setattr(Path, "rename", pausing_rename)
+    errors: list[BaseException] = []
+    loaded: list[Bridge] = []
+
+    def write() -> None:
+        try:
+            save_folder(folder, second.save_pretrained)
+        except BaseException as error:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(error)
+
+    writer = threading.Thread(target=write, name="writer")
+    writer.start()
+    assert paused.wait(10)
+    reader = threading.Thread(target=lambda: loaded.append(Bridge.from_pretrained(folder)))
+    reader.start()
+    reader.join(1.0)
+    waited = reader.is_alive()
+    resume.set()
+    writer.join(10)
+    reader.join(10)
+    assert not errors, errors
+    assert waited and loaded
+    probe = next(iter(loaded[0].model.state_dict().values()))
+    assert probe.equal(next(iter(second.model.state_dict().values())))
 
 
 def test_an_interrupted_write_falls_back_to_the_old_folder(tmp_path: Path) -> None:

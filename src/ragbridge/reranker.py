@@ -105,13 +105,17 @@ class PointwiseReranker:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu") -> PointwiseReranker:
-        """A folder written by `save_pretrained`, with its tuned threshold."""
-        file = Path(path) / THRESHOLD_FILE
-        if not file.exists():
-            raise FileNotFoundError(f"{file} missing: not a tuned reranker folder "
-                                    "(train one with `ragbridge train-reranker`)")
-        threshold = float(json.loads(file.read_text())["threshold"])
-        return cls(path, device=device, threshold=threshold)
+        """A folder written by `save_pretrained`, with its tuned threshold (held against a
+        concurrent save while it loads)."""
+        from ragbridge.folders import reading
+
+        with reading(path) as folder:
+            file = folder / THRESHOLD_FILE
+            if not file.exists():
+                raise FileNotFoundError(f"{file} missing: not a tuned reranker folder "
+                                        "(train one with `ragbridge train-reranker`)")
+            threshold = float(json.loads(file.read_text())["threshold"])
+            return cls(folder, device=device, threshold=threshold)
 
     def to_dict(self) -> dict[str, Any]:
         """Settings worth recording."""

@@ -347,13 +347,16 @@ class Bridge:
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu") -> Bridge:
         """Load a folder written by `save_pretrained`."""
+        from ragbridge.folders import reading
+
+        with reading(path) as folder:  # a swap half done (a crash, a writer) is never seen
+            return cls._load(folder, device)
+
+    @classmethod
+    def _load(cls, folder: Path, device: str) -> Bridge:
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
-        from ragbridge.folders import recover_folder
-
-        folder = Path(path)
-        recover_folder(folder)  # a crash mid-swap leaves the model aside: put it back
         config_file = folder / CONFIG_FILE
         if not config_file.exists():
             raise FileNotFoundError(f"{config_file} missing: not a bridge folder")

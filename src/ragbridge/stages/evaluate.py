@@ -108,6 +108,7 @@ def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
         progress: ProgressCallback | None = None) -> EvaluationReport:
     """Evaluate every method on the first n examples (those with silver, if searched)."""
     from ragbridge.bridge import Bridge
+    from ragbridge.folders import reading
     from ragbridge.reranker import PointwiseReranker
 
     settings = run_dir.settings()
@@ -128,7 +129,14 @@ def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
         (f"top-{settings.k}", "baseline", TopK(None))]
     reranker = config.reranker or run_dir.reranker_path
     used_reranker = None
-    if config.reranker is not None or (reranker / "threshold.json").exists():
+    with reading(reranker):  # a reranker being saved is waited for, not skipped
+        trained = (reranker / "threshold.json").exists()
+    recorded = run_dir.config().get("train-reranker", {}).get("out")
+    if (not trained and config.reranker is None and recorded
+            and Path(recorded).resolve() == reranker.resolve()):
+        raise FileNotFoundError(f"{reranker} is missing though `train-reranker` ran on "
+                                f"{run_dir.path}: train it again, or give --reranker")
+    if config.reranker is not None or trained:
         methods.append(("point-wise reranker", "baseline",
                         PointwiseReranker.from_pretrained(reranker)))
         used_reranker = str(reranker)
