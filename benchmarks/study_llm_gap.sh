@@ -11,6 +11,7 @@ declare -A SHORT=([llamacpp:qwen2.5-coder-0.5b]=qwen05 [llamacpp:qwen2.5-coder-1
 probe() {  # run llm n
   local run=$1 llm=$2 n=$3 dir="$RUNS/$1-${SHORT[$2]}"
   mkdir -p "$dir"
+  [ -e "$dir/gap-n$n.json" ] && return 0  # done: a replay would only overwrite its seconds
   [ -e "$dir/candidates.jsonl" ] || cp "$RUNS/$run/candidates.jsonl" "$RUNS/$run/config.json" "$dir/"
   echo "== $(date -u +%FT%TZ) gap $dir --llm $llm -n $n"
   $RAGBRIDGE gap --run "$dir" --llm "$llm" -n "$n"
