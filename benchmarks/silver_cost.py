@@ -86,8 +86,9 @@ def measure(source: RunDir, out: Path, name: str, llm_spec: str, n: int) -> dict
     strategy, utility, k, extra = SEARCHES[name]
     folder = out / _folder_name(name)
     result_path = folder / "cost.json"
-    if result_path.exists() and json.loads(result_path.read_text())["queries"] == n:
-        return json.loads(result_path.read_text())
+    finished = json.loads(result_path.read_text()) if result_path.exists() else None
+    if finished and finished["queries"] == n:
+        return finished
     folder.mkdir(parents=True, exist_ok=True)
     run = RunDir(folder)
     resumed = run.silver_path("train").exists()
