@@ -36,9 +36,9 @@ import torch
 from ragbridge.bridge import Bridge, build_bridge, is_family
 from ragbridge.bridge.rl import RLConfig, train_rl
 from ragbridge.bridge.sl import SLConfig
-from ragbridge.demo import TASKS
 from ragbridge.judge import Judgment
 from ragbridge.llms.base import LogLikelihood
+from ragbridge.recipes import TASKS
 from ragbridge.records import Candidates
 from ragbridge.rundir import RunDir
 from ragbridge.stages.inputs import load_examples, read_silver

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from ragbridge.bridge import Bridge
 from ragbridge.bridge.sl import SLConfig, silver_exact_match
-from ragbridge.demo import DEMO_LLM
 from ragbridge.evaluation import Diversity, paired_bootstrap
 from ragbridge.judge import Judge
 from ragbridge.llms import load_llm
+from ragbridge.recipes import SMOLLM2 as DEMO_LLM
 from ragbridge.rundir import RunDir
 from ragbridge.stages import sl
 from ragbridge.stages.inputs import load_examples

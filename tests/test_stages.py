@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -137,12 +138,12 @@ def test_every_stage_uses_the_runs_k(tmp_path: Path) -> None:
 
 
 def test_demo_task_selection_keeps_the_demo_order() -> None:
-    from ragbridge.demo import TASKS, select_tasks
+    from ragbridge.recipes import TASKS, select_tasks
 
-    assert select_tasks() == TASKS
-    assert [t.dataset for t in select_tasks(("email-subject", "nq-wiki"))] == [
+    assert select_tasks(TASKS) == TASKS
+    assert [t.dataset for t in select_tasks(TASKS, ("email-subject", "nq-wiki"))] == [
         "nq-wiki", "email-subject"]
-    assert [t.name for t in select_tasks(("nq-wiki",))] == ["nq-wiki-dense"]
+    assert [t.name for t in select_tasks(TASKS, ("nq-wiki",))] == ["nq-wiki-dense"]
 
 
 def test_retrieve_refuses_to_replace_the_candidates_a_silver_was_searched_on(
@@ -181,8 +182,9 @@ def test_demo_retrieves_again_when_its_data_set_is_rebuilt(tmp_path: Path) -> No
     from rich.console import Console
 
     from ragbridge.data.user_import import import_user_data
-    from ragbridge.demo import _RL, Demo, DemoTask, demo_sizes
+    from ragbridge.demo import Demo, DemoTask, demo_sizes
     from ragbridge.jsonl import InputError
+    from ragbridge.recipes import RL_SETTINGS
 
     def build(words: list[str], version: int) -> None:
         examples, corpus = tmp_path / "examples.jsonl", tmp_path / "corpus.jsonl"
@@ -200,7 +202,7 @@ def test_demo_retrieves_again_when_its_data_set_is_rebuilt(tmp_path: Path) -> No
 
     words = ["oceans", "towers", "rivers", "hills", "roads", "lakes"]
     build(words, 1)
-    task = DemoTask("run", str(tmp_path / "tiny"), "bm25", "metric", _RL)
+    task = DemoTask("run", str(tmp_path / "tiny"), "bm25", "metric", RL_SETTINGS)
     demo = Demo(tmp_path / "runs", demo_sizes("quick"), SimpleNamespace(identity="none"),
                 Console(quiet=True), None)
     run = RunDir(tmp_path / "runs" / "run")
@@ -214,3 +216,45 @@ def test_demo_retrieves_again_when_its_data_set_is_rebuilt(tmp_path: Path) -> No
     with pytest.raises(InputError, match="silver searched on its candidates"):
         demo.retrieve(task)
     assert "passage about great rivers" in texts()
+
+
+def test_dev_chooses_the_silver_by_its_sl_bridges_mean_dev_metric(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """With several seeds every SL bridge is kept under a seeded name; the utility whose
+    bridges have the better mean best-dev metric is chosen; a tie keeps the task's own."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from ragbridge.demo import Demo, DemoTask, demo_sizes
+    from ragbridge.recipes import RL_SETTINGS
+
+    dev = {("metric", 0): [1.0, 4.0], ("metric", 1): [2.0, 2.0],  # best 4, 2: mean 3
+           ("metric+likelihood", 0): [3.5], ("metric+likelihood", 1): [3.0]}  # mean 3.25
+    trained = []
+
+    def fake_sl(self, run, name, seed=0):
+        utility = name[len("SL ("):-1]
+        trained.append((utility, seed))
+        return SimpleNamespace(model=tmp_path / f"{utility}-{seed}",
+                               history={"dev": [{"metric": m} for m in dev[utility, seed]]})
+
+    monkeypatch.setattr(Demo, "sl", fake_sl)
+    task = DemoTask("run", "nq-wiki", "dense", "metric", RL_SETTINGS)
+    sizes = replace(demo_sizes("quick"), seeds=2, choose_utility_on_dev=True)
+    demo = Demo(tmp_path, sizes, SimpleNamespace(identity="none"), Console(quiet=True), None)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "candidates.jsonl").write_text("")
+    (tmp_path / "run" / "config.json").write_text('{"retrieve": {}}')
+    chosen, bridges = demo.sl_bridges(task, ("metric", "metric+likelihood"))
+    assert chosen == "metric+likelihood"
+    assert sorted(trained) == [("metric", 0), ("metric", 1), ("metric+likelihood", 0),
+                               ("metric+likelihood", 1)]
+    assert list(bridges)[-2:] == ["SL (metric silver) seed 0", "SL (metric silver) seed 1"]
+    assert demo.summary["utility"]["run"]["dev SL metric (mean over seeds)"] == {
+        "metric": 3.0, "metric+likelihood": 3.25}
+    dev[("metric", 1)] = [2.5]  # mean 3.25: a tie keeps the task's own utility
+    assert demo.sl_bridges(task, ("metric", "metric+likelihood"))[0] == "metric"
+    demo.sizes = replace(sizes, choose_utility_on_dev=False)
+    dev[("metric", 1)] = [0.0]
+    assert demo.sl_bridges(task, ("metric", "metric+likelihood"))[0] == "metric"

@@ -270,8 +270,9 @@ def llm_server(
 def demo(
         runs: Annotated[Path, typer.Option(help="Folder for the run directories")] = Path("runs"),
         preset: Annotated[str, typer.Option(
-            help="Sizes: quick (a first look), default (make demo), study (the full "
-                 "measurement of BENCHMARKS.md)")] = "default",
+            help="Recipe (ragbridge.recipes): quick (a first look), default (make demo), "
+                 "study (the SmolLM2 measurement of BENCHMARKS.md), qwen-study (the study on "
+                 "Qwen2.5-Coder-0.5B)")] = "default",
         quick: Annotated[bool, typer.Option(help="Same as --preset quick")] = False,
         gap_n: Annotated[int | None, typer.Option(help="Dev examples in each gap probe")] = None,
         silver_n: Annotated[int | None, typer.Option(
@@ -292,8 +293,9 @@ def demo(
             help="Replay this judgments file instead of the shipped one, e.g. a study's "
                  "committed progress (benchmarks/results/study/judgments.jsonl.gz) to resume "
                  "it on another machine")] = None,
-        llm: Annotated[str, typer.Option(
-            help="The frozen LLM (the shipped judgments are this one's)")] = "smollm2-fp32",
+        llm: Annotated[str | None, typer.Option(
+            help="The frozen LLM (default: the recipe's; the shipped judgments are "
+                 "smollm2-fp32's)")] = None,
         task: Annotated[list[str] | None, typer.Option(
             help="Run only this task (nq-wiki or email-subject; repeatable); the summary "
                  "keeps the tables an earlier run of --runs wrote for the others")] = None,
@@ -301,19 +303,20 @@ def demo(
     """The main job on the embedded default: data, retrieval, gap probe, silver search under
     the metric and the chosen utility, SL bridges, the point-wise reranker, RL-only and SL+RL
     bridges, and the test tables."""
-    from ragbridge.demo import demo_sizes, run_demo
+    from ragbridge.demo import recipe, run_demo
     from ragbridge.render import rich_progress
     from ragbridge.replay import replay_source
 
     with _clear_errors():
-        sizes = demo_sizes("quick" if quick else preset, gap_n=gap_n, silver_n=silver_n,
-                           email_silver_n=email_silver_n, dev_n=dev_n, test_n=test_n,
-                           sl_epochs=sl_epochs, rl_iterations=rl_iterations)
-        console.print(f"demo sizes: {sizes}")
-        source = replay_source(replay, judgments)
+        plan = recipe("quick" if quick else preset, llm=llm, gap_n=gap_n, silver_n=silver_n,
+                      email_silver_n=email_silver_n, dev_n=dev_n, test_n=test_n,
+                      sl_epochs=sl_epochs, rl_iterations=rl_iterations)
+        console.print(f"demo: {plan.llm}, {plan.sizes}")
+        # the shipped judgments are SmolLM2's: another LLM's recipe replays only a given file
+        source = replay_source(replay and (plan.replays or judgments is not None), judgments)
         with rich_progress(console) as progress:
-            run_demo(runs, sizes, llm_spec=llm, console=console, progress=progress,
-                     replay=source, tasks=tuple(task or ()))
+            run_demo(runs, plan, console=console, progress=progress, replay=source,
+                     tasks=tuple(task or ()))
 
 
 @app.command("export-judgments")

@@ -1,13 +1,15 @@
 """The main job and the study: data, retrieval, gap probe, silver, SL, reranker, RL, evaluation.
 
-Per task (nq-wiki with the dense retriever, email-subject with BM25, K=5): silver under the
-task's chosen utility (measured in BENCHMARKS.md, "Which utility") and under the other one
-(`other_utility`), an SL bridge on each, the point-wise reranker on the chosen silver (the
-same signal as the bridge), an RL-only bridge and the SL+RL bridge (BGM) with the task's
-reward, and the test table with every baseline. The presets only change sizes: `study` is
-the full measurement (BENCHMARKS.md, "Results"); `default` (`make demo`) trains on fewer
-queries and evaluates on full test sets, replaying the study's LLM judgments
-(`ragbridge.replay`) so that only what is new reaches the LLM; `quick` is a first look.
+Per task of a recipe (`ragbridge.recipes`: the LLM, each task's data set, retriever, K,
+silver utilities and RL reward, and the sizes): silver under the task's utility and (with
+`second_silver_bridge`) under the other one (`other_utility`), an SL bridge on each, the
+point-wise reranker on the chosen silver (the same signal as the bridge; chosen by dev with
+`choose_utility_on_dev`), an RL-only bridge and the SL+RL bridge (BGM) with the task's
+reward, every bridge with each seed, and the test table with every baseline. `study` is the
+SmolLM2 measurement (BENCHMARKS.md, "Results"), `qwen-study` the one on Qwen2.5-Coder-0.5B;
+`default` (`make demo`) trains on fewer queries and evaluates on full test sets, replaying
+the study's LLM judgments (`ragbridge.replay`) so that only what is new reaches the LLM;
+`quick` is a first look.
 
 It only sequences the stages (`ragbridge.stages`) and renders their reports
 (`ragbridge.render`); every stage resumes, so a rerun continues where it stopped.
@@ -17,98 +19,33 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from ragbridge.bridge.rl import RLConfig
 from ragbridge.bridge.sl import SLConfig
 from ragbridge.jsonl import write_json
 from ragbridge.llms import CachedLLM, load_llm
 from ragbridge.paths import dataset_dir
 from ragbridge.progress import ProgressCallback
+from ragbridge.recipes import (
+    RECIPES,
+    DemoSizes,
+    DemoTask,
+    Recipe,
+    demo_sizes,
+    other_utility,
+    recipe,
+    select_tasks,
+)
 from ragbridge.render import gap_table, results_table, silver_table, write_markdown
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig
 from ragbridge.stages import evaluate, gap, reranker, retrieve, rl, silver, sl
 
-K = 5
-DEMO_LLM = "smollm2-fp32"  # the study's LLM (same replies at any batch size, on any CPU):
-# its judgments are what the demo replays
-
-
-@dataclass(frozen=True)
-class DemoTask:
-    """One task of the demo: its data set, retriever, chosen silver utility and RL reward."""
-
-    name: str  # the run directory's name
-    dataset: str
-    retriever: str
-    utility: str  # the silver utility measured best for this task (BENCHMARKS.md)
-    reward: RLConfig  # the RL reward and settings found for it (BENCHMARKS.md)
-
-
-# RL from SL (and RL-only): RLOO with groups of 4 sampled sequences per query (a peaked SL
-# policy still shows differences inside a group); only the pointer decoder learns in RL, at
-# 1e-4 (SL trains it at 5e-4; 1e-5 would barely move it in 40 iterations); the task metric
-# densified by a little of the likelihood gain over the empty prompt (a 0/1 QA metric is
-# zero for most samples); nq-wiki pays a little for each passage.
-_RL = RLConfig(algorithm="rloo", samples_per_query=4, rollout_queries=8, learning_rate=1e-4,
-               kl_coef=0.05, likelihood_weight=0.1)
-TASKS = (
-    DemoTask("nq-wiki-dense", "nq-wiki", "dense", "metric+likelihood",
-             replace(_RL, passage_cost=0.02)),
-    # email-subject: the metric silver made the better and more varied SL bridge in both
-    # fp32 measurements (BENCHMARKS.md, "Which utility"); within noise, but never behind
-    DemoTask("email-subject-bm25", "email-subject", "bm25", "metric", _RL),
-)
-
-
-def other_utility(task: DemoTask) -> str:
-    """The silver the second SL bridge is trained on, beside the task's chosen one: the
-    metric, or (when the metric is the chosen one) the metric with likelihood tie-breaks."""
-    return "metric" if task.utility != "metric" else "metric+likelihood"
-
-
-@dataclass(frozen=True)
-class DemoSizes:
-    """How many queries each stage uses (None: every query of the split)."""
-
-    gap_n: int  # dev examples in each task's gap probe
-    silver_n: int | None  # nq-wiki train queries searched for silver
-    email_silver_n: int | None  # email-subject train queries searched for silver
-    dev_n: int | None  # dev queries: silver, model selection, the reranker threshold
-    test_n: int | None  # test queries in the results tables
-    sl_epochs: int
-    rl_iterations: int  # RL iterations for SL+RL and RL-only; 0 skips RL
-    second_silver_bridge: bool = True  # also the other silver (`other_utility`) and its SL
-    rl_only: bool = True  # also train RL from a fresh bridge (no SL)
-    # a first test table before RL, so an interrupted long run has it (RL takes most of a
-    # study's hours); in a replayed demo RL takes a minute and the table costs three
-    table_before_rl: bool = True
-    search: SilverConfig = field(default_factory=lambda: SilverConfig(strategy="singles",
-                                                                      max_length=2))
-
-
-PRESETS: dict[str, DemoSizes] = {
-    "quick": DemoSizes(gap_n=4, silver_n=40, email_silver_n=40, dev_n=20, test_n=40,
-                       sl_epochs=1, rl_iterations=2, table_before_rl=False),
-    "default": DemoSizes(gap_n=10, silver_n=300, email_silver_n=None, dev_n=150,
-                         test_n=None, sl_epochs=2, rl_iterations=10,
-                         second_silver_bridge=False, rl_only=False, table_before_rl=False),
-    "study": DemoSizes(gap_n=100, silver_n=1000, email_silver_n=None, dev_n=150, test_n=None,
-                       sl_epochs=4, rl_iterations=40),
-}
-
-
-def demo_sizes(preset: str, **overrides: int | None) -> DemoSizes:
-    """A preset with the given (non-None) sizes replaced."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
-    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
-
+__all__ = ["RECIPES", "Demo", "DemoSizes", "DemoTask", "Recipe", "demo_sizes", "recipe",
+           "run_demo", "select_tasks", "utility_run"]
 
 def _ensure_data(name: str, console: Console, progress: ProgressCallback | None) -> None:
     """Build a bundled data set unless the cache holds its current version."""
@@ -122,6 +59,11 @@ def _ensure_data(name: str, console: Console, progress: ProgressCallback | None)
         return
     counts = builder(dataset_dir(name), progress=progress)
     console.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _seeded(name: str, seed: int) -> str:
+    """A training folder's name for a seed: seed 0 keeps the plain name."""
+    return name if seed == 0 else f"{name}-seed{seed}"
 
 
 def utility_run(runs: Path, task: DemoTask, utility: str) -> RunDir:
@@ -157,7 +99,7 @@ class Demo:
         recorded = run.config().get("retrieve", {})
         if recorded.get("dataset_version") != load_dataset(task.dataset).version:
             found = retrieve.run(run, retrieve.RetrieveConfig(
-                dataset=task.dataset, retriever=task.retriever, k=K), progress=self.progress)
+                dataset=task.dataset, retriever=task.retriever, k=task.k), progress=self.progress)
             for split, recall in found.recall.items():
                 if recall:
                     self.console.print(f"{task.name} {split}: " + ", ".join(
@@ -179,21 +121,32 @@ class Demo:
             found[split] = summary.to_dict()
         return found
 
-    def sl(self, run: RunDir, name: str) -> Path:
-        """An SL bridge on the run's train silver."""
-        trained = sl.run(run, sl.SLStageConfig(dev_limit=self.sizes.dev_n,
-                                               trainer=SLConfig(epochs=self.sizes.sl_epochs)),
-                         self.llm, progress=self.progress)
-        self.console.print(f"{name}: dev " + " -> ".join(
+    def seeds(self) -> range:
+        """The seeds every trained bridge is trained with."""
+        return range(self.sizes.seeds)
+
+    def label(self, name: str, seed: int) -> str:
+        """A bridge's row name: the seed is named when there are several."""
+        return f"{name} seed {seed}" if self.sizes.seeds > 1 else name
+
+    def sl(self, run: RunDir, name: str, seed: int = 0) -> sl.SLReport:
+        """An SL bridge on the run's train silver (seed 0 in `bridge-sl`, seed N beside it
+        in `bridge-sl-seedN`)."""
+        trained = sl.run(run, sl.SLStageConfig(
+            dev_limit=self.sizes.dev_n, out=run.bridge_path(_seeded("bridge-sl", seed)),
+            trainer=SLConfig(epochs=self.sizes.sl_epochs, seed=seed)),
+            self.llm, progress=self.progress)
+        self.console.print(f"{self.label(name, seed)}: dev " + " -> ".join(
             f"{d['metric']:.1f}" for d in trained.history["dev"]))
-        return trained.model
+        return trained
 
     def rl(self, run: RunDir, task: DemoTask, start: str, out: str,
-           train_n: int | None) -> Path:
+           train_n: int | None, seed: int = 0) -> Path:
         """RL with the task's reward from an SL bridge (or a fresh family: RL-only), drawing
         rollouts from the queries the silver search judged (their judgments are cached)."""
-        trainer = replace(task.reward, iterations=self.sizes.rl_iterations,
+        trainer = replace(task.reward, iterations=self.sizes.rl_iterations, seed=seed,
                           eval_every=max(self.sizes.rl_iterations // 4, 1))
+        out = _seeded(out, seed)
         result = rl.run(run, rl.RLStageConfig(start=start, out=run.bridge_path(out),
                                               dev_limit=self.sizes.dev_n, train_limit=train_n,
                                               trainer=trainer),
@@ -203,31 +156,51 @@ class Demo:
         return result.model
 
     def task_silver(self, task: DemoTask, train_n: int | None, splits: tuple[str, ...],
-                    both: bool = True) -> None:
-        """Silver on `splits` under the chosen utility, then (`both`) under the other one,
-        which mostly reuses the chosen utility's judgments: the same prompts, generated once."""
+                    utilities: tuple[str, ...]) -> None:
+        """Silver on `splits` under each utility; a second utility mostly reuses the first
+        one's judgments: the same prompts, generated once."""
         found = self.summary.setdefault("silver", {}).setdefault(task.name, {})
-        utilities = ((task.utility, other_utility(task))
-                     if both and self.sizes.second_silver_bridge else (task.utility,))
         for utility in utilities:
             found.setdefault(utility, {}).update(self.silver(
                 utility_run(self.runs, task, utility), utility, train_n, splits))
         self.lap(f"{task.name} silver ({', '.join(splits)})")
 
+    def sl_bridges(self, task: DemoTask, utilities: tuple[str, ...]
+                   ) -> tuple[str, dict[str, Path]]:
+        """The SL bridges of each utility's silver and every seed, and the utility whose
+        bridges have the best mean dev metric when the sizes ask dev to choose (else the
+        task's own); a tie keeps the earlier (cheaper) utility."""
+        bridges, dev = {}, {}
+        for utility in reversed(utilities):  # the task's own utility last: the headline SL
+            best = []
+            for seed in self.seeds():
+                trained = self.sl(utility_run(self.runs, task, utility), f"SL ({utility})",
+                                  seed)
+                bridges[self.label(f"SL ({utility} silver)", seed)] = trained.model
+                best.append(max(d["metric"] for d in trained.history["dev"]))
+            dev[utility] = sum(best) / len(best)
+        chosen = task.utility
+        if self.sizes.choose_utility_on_dev:
+            chosen = max(utilities, key=lambda u: dev[u])  # max keeps the first of a tie
+        self.summary.setdefault("utility", {})[task.name] = {
+            "chosen": chosen, "by": "dev" if self.sizes.choose_utility_on_dev else "recipe",
+            "dev SL metric (mean over seeds)": {u: round(v, 2) for u, v in dev.items()}}
+        self.console.print(f"{task.name}: {chosen} silver carries the reranker, RL and the "
+                           "oracle (" + ", ".join(f"{u} dev {v:.1f}" for u, v in dev.items())
+                           + ")")
+        return chosen, bridges
+
     def task(self, task: DemoTask, train_n: int | None) -> evaluate.EvaluationReport:
         """Silver on train and dev, the SL bridges and the reranker, the gap probe, the test
         silver (the oracle row) and (`table_before_rl`) a first test table; then RL and the
         full test table. The first table (every baseline, both SL bridges, the oracle) comes
-        before the two RL runs, which take most of a task's hours, so an interrupted long run
+        before the RL runs, which take most of a task's hours, so an interrupted long run
         has it already."""
-        self.task_silver(task, train_n, ("train", "dev"))
-        chosen = utility_run(self.runs, task, task.utility)
-        bridges = {}
-        if self.sizes.second_silver_bridge:
-            other = other_utility(task)
-            bridges[f"SL ({other} silver)"] = self.sl(utility_run(self.runs, task, other),
-                                                      f"SL ({other})")
-        bridges[f"SL ({task.utility} silver)"] = self.sl(chosen, f"SL ({task.utility})")
+        utilities = ((task.utility, other_utility(task)) if self.sizes.second_silver_bridge
+                     else (task.utility,))
+        self.task_silver(task, train_n, ("train", "dev"), utilities)
+        utility, bridges = self.sl_bridges(task, utilities)
+        chosen = utility_run(self.runs, task, utility)
         if not (chosen.reranker_path / "threshold.json").exists():
             tuned = reranker.run(chosen, reranker.RerankerConfig(
                 dev_limit=self.sizes.dev_n), self.llm)
@@ -238,17 +211,20 @@ class Demo:
         self.console.print(gap_table(probed.report, probed.title))
         self.lap(f"{task.name} gap probe")
         # the test silver is the oracle row, which only the chosen utility's silver gives
-        self.task_silver(task, train_n, ("test",), both=False)
+        self.task_silver(task, train_n, ("test",), (utility,))
         if not self.sizes.rl_iterations:
             return self.evaluate(task, chosen, bridges)
         if self.sizes.table_before_rl:
             self.evaluate(task, chosen, bridges)  # the table before RL (cached LLM calls after)
         if self.sizes.rl_only:
-            bridges["RL-only"] = self.rl(chosen, task, "minilm-fid", "bridge-rl-only",
-                                         train_n)
-        bridges["SL+RL (BGM)"] = self.rl(chosen, task,
-                                         str(bridges[f"SL ({task.utility} silver)"]),
-                                         "bridge-rl", train_n)
+            for seed in self.seeds():
+                bridges[self.label("RL-only", seed)] = self.rl(
+                    chosen, task, "minilm-fid", "bridge-rl-only", train_n, seed)
+        for seed in self.seeds():
+            start = utility_run(self.runs, task, utility).bridge_path(
+                _seeded("bridge-sl", seed)) / "model"
+            bridges[self.label("SL+RL (BGM)", seed)] = self.rl(
+                chosen, task, str(start), "bridge-rl", train_n, seed)
         self.lap(f"{task.name} RL")
         return self.evaluate(task, chosen, bridges)
 
@@ -277,16 +253,6 @@ def _table(report: evaluate.EvaluationReport) -> dict[str, dict[str, float]]:
             for r in report.results}
 
 
-def select_tasks(names: tuple[str, ...] = ()) -> tuple[DemoTask, ...]:
-    """The demo tasks of the given data set names (every task when none is given)."""
-    known = {task.dataset: task for task in TASKS}
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ValueError(f"unknown task {', '.join(map(repr, unknown))}: choose from "
-                         f"{', '.join(known)}")
-    return tuple(task for task in TASKS if not names or task.dataset in names)
-
-
 def _earlier_summary(runs: Path) -> dict[str, Any]:
     """The summary an earlier run of this folder wrote: its test tables and stage times are
     kept for the tasks this run does not redo."""
@@ -294,16 +260,18 @@ def _earlier_summary(runs: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console,
+def run_demo(runs: Path, plan: Recipe, console: Console,
              progress: ProgressCallback | None = None,
              replay: Path | None = None, tasks: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The tasks (data set names; both when none is given) end to end; returns and writes
-    the summary with every test table, keeping those an earlier run wrote for other tasks."""
+    """The recipe's tasks (those of the given data set names; all when none is given) end
+    to end; returns and writes the summary with every test table, keeping those an earlier
+    run wrote for other tasks."""
     from ragbridge.replay import import_judgments
 
-    chosen = select_tasks(tasks)
+    chosen = select_tasks(plan.tasks, tasks)
+    sizes = plan.sizes
     started = time.perf_counter()
-    llm = load_llm(llm_spec)
+    llm = load_llm(plan.llm)
     demo = Demo(runs, sizes, llm, console, progress)
     if replay is not None:
         added = import_judgments(replay, llm)
@@ -326,7 +294,7 @@ def run_demo(runs: Path, sizes: DemoSizes, llm_spec: str, console: Console,
     for task in reversed(chosen):
         tables[task.name] = _table(demo.task(task, train_sizes[task.dataset]))
     sections = ["# ragbridge demo: test tables", ""]
-    for task in TASKS:  # every task with a test table in this folder, this run's or earlier
+    for task in plan.tasks:  # every task with a test table in this folder, this run's or earlier
         table = utility_run(runs, task, task.utility).eval_path("test", "md")
         if table.exists():
             sections.append(table.read_text().strip() + "\n")
