@@ -86,7 +86,9 @@ def test_evaluate_adds_the_silver_oracle_and_writes_files(tmp_path: Path) -> Non
     assert MethodResult.from_dict(written["results"][3]) == by_name["silver oracle"]
     assert (run.path / "eval-test.png").stat().st_size > 0
     markdown = (run.path / "eval-test.md").read_text()
-    assert "| method | reward | passages | prompt tokens | first = top-1 % | empty % | " \
+    # EchoLLM has no tokenizer: its lengths are whitespace words, and the table says so
+    assert report.length_unit == "words" and written["length_unit"] == "words"
+    assert "| method | reward | passages | prompt words | first = top-1 % | empty % | " \
            "distinct |" in markdown
     assert "| silver oracle | 80.0 | 1.50 | 1 | 0 | 0 | 2 |" in markdown
     assert "reranker" not in run.config()["evaluate-test"]  # none was used, none recorded

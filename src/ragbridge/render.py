@@ -219,8 +219,11 @@ def silver_table(summary: SilverSummary, title: str = "silver search") -> Table:
 
 
 # ---- evaluation ---------------------------------------------------------------------------
-RESULT_COLUMNS = ("passages", "prompt tokens", "first = top-1 %", "empty %", "distinct",
-                  "select ms/query")
+def result_columns(unit: str = "tokens") -> tuple[str, ...]:
+    """The columns after the metric; prompt lengths in `unit` (tokens, or words where the
+    LLM's tokenizer was not at hand)."""
+    return ("passages", f"prompt {unit}", "first = top-1 %", "empty %", "distinct",
+            "select ms/query")
 
 
 def _result_cells(result: MethodResult) -> list[str]:
@@ -231,10 +234,11 @@ def _result_cells(result: MethodResult) -> list[str]:
 
 
 def results_markdown(results: Sequence[MethodResult], title: str, metric: str,
-                     comparisons: Sequence[Comparison] = ()) -> str:
+                     comparisons: Sequence[Comparison] = (), unit: str = "tokens") -> str:
     """A Markdown table of the methods, then a bootstrap line per compared bridge."""
-    lines = [f"**{title}**", "", f"| method | {metric} | " + " | ".join(RESULT_COLUMNS) + " |",
-             "|---|---:|" + "---:|" * len(RESULT_COLUMNS)]
+    columns = result_columns(unit)
+    lines = [f"**{title}**", "", f"| method | {metric} | " + " | ".join(columns) + " |",
+             "|---|---:|" + "---:|" * len(columns)]
     lines += [f"| {r.method} | {r.metric:.1f} | " + " | ".join(_result_cells(r)) + " |"
               for r in results]
     if comparisons:
@@ -242,11 +246,12 @@ def results_markdown(results: Sequence[MethodResult], title: str, metric: str,
     return "\n".join(lines) + "\n"
 
 
-def results_table(results: Sequence[MethodResult], title: str, metric: str) -> Table:
+def results_table(results: Sequence[MethodResult], title: str, metric: str,
+                  unit: str = "tokens") -> Table:
     """The methods for the terminal."""
     table = Table(title=title)
     table.add_column("method")
-    for column in (metric, *RESULT_COLUMNS):
+    for column in (metric, *result_columns(unit)):
         table.add_column(column, justify="right")
     for result in results:
         table.add_row(result.method, f"{result.metric:.1f}", *_result_cells(result))

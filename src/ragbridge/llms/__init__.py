@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,14 +55,20 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
 
         target = spec.split(":", 1)[1] if ":" in spec else None
         if target and not target.endswith(".gguf"):  # a named model: fetched on first miss
-            from ragbridge.assets import SPLIT_GGUF_MODELS, split_gguf
+            from ragbridge.assets import SPLIT_GGUF_MODELS, fetched_split_gguf, split_gguf
             from ragbridge.llms.lazy import LazyLLM
+            from ragbridge.llms.llamacpp import gguf_token_counter
 
             if target not in SPLIT_GGUF_MODELS:
                 raise ValueError(f"unknown model {target!r} in {spec!r}: give a .gguf path or "
                                  f"one of {', '.join(sorted(SPLIT_GGUF_MODELS))}")
+
+            def vocabulary() -> Callable[[str], int] | None:
+                fetched = fetched_split_gguf(target)
+                return gguf_token_counter(fetched) if fetched else None
+
             return LazyLLM(f"llama.cpp:{target}", lambda: LlamaCppLLM(
-                split_gguf(target), name=target, flash_attn=flash_attn))
+                split_gguf(target), name=target, flash_attn=flash_attn), vocabulary)
         return LlamaCppLLM(target, flash_attn=flash_attn)
     if spec in ("smollm2", "hf:smollm2", "smollm2-fp32", "smollm2-bf16"):
         from ragbridge.llms.hf import TransformersLLM

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,10 @@ class TransformersLLM:
     def _chat_text(self, prompt: str) -> str:
         return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
                                                   tokenize=False, add_generation_prompt=True)
+
+    def token_counter(self) -> Callable[[str], int]:
+        """A text's length in this model's tokens."""
+        return lambda text: len(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
         """Batches of similar length (less padding), greedy unless temperature > 0."""

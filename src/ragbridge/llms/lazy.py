@@ -13,11 +13,13 @@ class LazyLLM:
     """Stands for a backend whose identity is known without it; `build` runs once, on the
     first `generate` or `score`."""
 
-    tokenizer = None  # prompt lengths of a lazily built backend are counted in words
-
-    def __init__(self, identity: str, build: Callable[[], LLM]) -> None:
+    def __init__(self, identity: str, build: Callable[[], LLM],
+                 vocabulary: Callable[[], Callable[[str], int] | None] | None = None) -> None:
+        """`vocabulary`: token counts without the backend (e.g. from a model file already on
+        disk), or None when they would need a fetch."""
         self.identity = identity
         self._build = build
+        self._vocabulary = vocabulary
         self._backend: LLM | None = None
         self._lock = threading.Lock()
 
@@ -36,6 +38,14 @@ class LazyLLM:
                                        f"{backend.identity!r}")
                 self._backend = backend
             return self._backend
+
+    def token_counter(self) -> Callable[[str], int] | None:
+        """The backend's token counts once it is built; before, the vocabulary's (when it
+        needs no fetch), else None (lengths are then counted in words)."""
+        if self._backend is not None:
+            counter = getattr(self._backend, "token_counter", None)
+            return counter() if counter else None
+        return self._vocabulary() if self._vocabulary else None
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
         """The backend's replies (building it first)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,18 @@ def _decode_reply_logits(scorer: Any, tokens: list[int], keep: int, reply_start:
     return np.stack(rows)
 
 
+def vocabulary_counter(model: Any) -> Callable[[str], int]:
+    """Token counts from a llama.cpp model (a vocabulary-only load will do)."""
+    return lambda text: len(model.tokenize(text.encode(), add_bos=False, special=False))
+
+
+def gguf_token_counter(path: Path) -> Callable[[str], int]:
+    """Token counts from a GGUF file's vocabulary alone (no weights are loaded)."""
+    from llama_cpp import Llama
+
+    return vocabulary_counter(Llama(model_path=str(path), vocab_only=True, verbose=False))
+
+
 class LlamaCppLLM:
     """Chat generation with a GGUF model through llama.cpp."""
 
@@ -108,6 +120,10 @@ class LlamaCppLLM:
                               else content_name(path, path.stem))
         self.identity = f"llama.cpp:{model_name}"
         self.seconds = 0.0
+
+    def token_counter(self) -> Callable[[str], int]:
+        """A text's length in this model's tokens."""
+        return vocabulary_counter(self.model)
 
     def generate(self, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
         """Greedy (or sampled) chat completions, each from an empty cache, in input order."""

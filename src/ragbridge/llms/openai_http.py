@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -69,17 +69,29 @@ class OpenAIChatLLM:
         self.seconds += time.perf_counter() - started
         return outputs
 
-    # ---- scoring ----------------------------------------------------------------------
-    def _render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
-        if self._chat_tokenizer is None:
-            if not self.tokenizer_path:
-                raise LLMError(
-                    "scoring through an OpenAI-compatible endpoint sends the chat-formatted "
-                    "text to /v1/completions: name the model's tokenizer folder (its chat "
-                    f"template) with ${TOKENIZER_ENV} or tokenizer=PATH")
+    def _tokenizer(self) -> Any:
+        """The model's tokenizer from the folder given (loaded once), else None."""
+        if self._chat_tokenizer is None and self.tokenizer_path:
             from transformers import AutoTokenizer
 
             self._chat_tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_path)
+        return self._chat_tokenizer
+
+    def token_counter(self) -> Callable[[str], int] | None:
+        """Token counts from the model's tokenizer folder when one is given, else None (the
+        endpoint is never asked: lengths are then counted in words)."""
+        tokenizer = self._tokenizer()
+        if tokenizer is None:
+            return None
+        return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # ---- scoring ----------------------------------------------------------------------
+    def _render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
+        if self._tokenizer() is None:
+            raise LLMError(
+                "scoring through an OpenAI-compatible endpoint sends the chat-formatted "
+                "text to /v1/completions: name the model's tokenizer folder (its chat "
+                f"template) with ${TOKENIZER_ENV} or tokenizer=PATH")
         return self._chat_tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 

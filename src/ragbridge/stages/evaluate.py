@@ -72,6 +72,7 @@ class EvaluationReport:
     comparisons: list[Comparison] = field(default_factory=list)
     answerable: list[MethodResult] | None = None
     answerable_comparisons: list[Comparison] = field(default_factory=list)
+    length_unit: str = "tokens"  # what the prompt lengths count: tokens, or words
 
     @property
     def comparison(self) -> Comparison | None:
@@ -89,6 +90,7 @@ class EvaluationReport:
             return asdict(comparison) if comparison else None
 
         return {"title": self.title, "llm": self.llm, "metric": self.metric,
+                "length_unit": self.length_unit,
                 "bootstrap": self.comparison.line() if self.comparison else None,
                 "comparison": compared(self.comparison),
                 "comparisons": [asdict(c) for c in self.comparisons],
@@ -151,8 +153,10 @@ def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
     title = (f"{settings.dataset}, {settings.retriever} ({config.split}, {len(items)} examples, "
              f"K={settings.k})")
     evaluation = EvaluationReport(title, judge.metric, llm.identity, results, [
-        compare_with_best_baseline(results, name) for name in bridges])
-    sections = [results_markdown(results, title, judge.metric, evaluation.comparisons)]
+        compare_with_best_baseline(results, name) for name in bridges],
+        length_unit=judge.length_unit)
+    sections = [results_markdown(results, title, judge.metric, evaluation.comparisons,
+                                 judge.length_unit)]
     if any(c.example.answers for c in items):
         keep = [answerable(c) for c in items]
         evaluation.answerable = [r.subset(keep) for r in results]
@@ -161,7 +165,8 @@ def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
                 compare_with_best_baseline(evaluation.answerable, name) for name in bridges]
         sections.append(results_markdown(
             evaluation.answerable, f"{title}: the {sum(keep)} answerable (a gold answer in "
-            "the candidates)", judge.metric, evaluation.answerable_comparisons))
+            "the candidates)", judge.metric, evaluation.answerable_comparisons,
+            judge.length_unit))
     with run_dir.lock(f"evaluate {config.split}"):
         write_json(run_dir.eval_path(config.split, "json"), evaluation.to_dict())
         write_markdown(run_dir.eval_path(config.split, "md"), sections)
