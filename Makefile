@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install demo demo-quick study test lint
+.PHONY: install demo demo-quick study study-qwen study-qwen-collect test lint
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,21 @@ study: $(VENV)/.installed-demo
 	$(BIN)/ragbridge export-judgments --out src/ragbridge/judgments/study.jsonl.gz
 	$(BIN)/python benchmarks/collect_results.py --runs runs/study --name study --judgments
 	$(BIN)/python benchmarks/collect_results.py --runs runs/demo-reference --name demo-reference
+
+# The study on Qwen2.5-Coder-0.5B (issue 28; BENCHMARKS.md "Choosing the study's LLM"): hours,
+# rerun = resume. On another machine it first restores the silver records and replays the
+# judgments that `make study-qwen-collect` committed under benchmarks/results/qwen-study.
+QWEN = llamacpp:qwen2.5-coder-0.5b
+QWEN_JUDGMENTS = benchmarks/results/qwen-study/judgments.jsonl.gz
+study-qwen: $(VENV)/.installed-demo
+	$(BIN)/python benchmarks/collect_results.py --runs runs/qwen-study --name qwen-study --restore
+	$(BIN)/ragbridge demo --preset qwen-study --runs runs/qwen-study \
+		$(if $(wildcard $(QWEN_JUDGMENTS)),--judgments $(QWEN_JUDGMENTS),--no-replay)
+
+# What the Qwen study has measured so far (tables, silver, judgments), to commit before a stop.
+study-qwen-collect: $(VENV)/.installed-demo
+	$(BIN)/python benchmarks/collect_results.py --runs runs/qwen-study --name qwen-study \
+		--judgments --llm $(QWEN)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
