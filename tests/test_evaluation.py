@@ -26,7 +26,8 @@ from ragbridge.selectors import NoRetrieval, SilverOracle, TopK
 from ragbridge.stages import evaluate as evaluate_stage
 
 REWARDS = {"q0": {"": 10.0, "a|b|c": 20.0, "b": 90.0, "a": 40.0},
-           "q1": {"": 50.0, "a|b|c": 0.0, "c|c": 70.0, "a": 30.0}}
+           "q1": {"": 50.0, "a|b|c": 0.0, "c|c": 70.0, "a": 30.0},
+           "q2": {"": 20.0, "a|b|c": 30.0, "a": 60.0}}
 
 
 def _judge(tmp_path: Path) -> Judge:
@@ -75,10 +76,10 @@ def test_evaluate_adds_the_silver_oracle_and_writes_files(tmp_path: Path) -> Non
     run = _test_run(tmp_path)
     write_jsonl(run.silver_path("test"), [{"id": "q0", "silver_positions": [1]},
                                           {"id": "q1", "silver_positions": [2, 2]}])
-    report = _evaluate(run, tmp_path)
+    report = _evaluate(run, tmp_path, n=2)  # q2 has no silver: evaluate the two searched
     by_name = {r.method: r for r in report.results}
     assert list(by_name) == ["no retrieval", "top-1", "top-3", "silver oracle"]
-    assert by_name["silver oracle"].scores == [90, 70]  # q2 has no silver: left out
+    assert by_name["silver oracle"].scores == [90, 70]
     assert by_name["silver oracle"].passages == 1.5
     assert by_name["silver oracle"].diversity.distinct == 2
     written = json.loads((run.path / "eval-test.json").read_text())
@@ -94,11 +95,22 @@ def test_evaluate_adds_the_silver_oracle_and_writes_files(tmp_path: Path) -> Non
     assert "reranker" not in run.config()["evaluate-test"]  # none was used, none recorded
 
 
+def test_a_partial_silver_leaves_the_oracle_out_instead_of_shrinking_the_test_set(
+        tmp_path: Path) -> None:
+    run = _test_run(tmp_path)  # q0, q1, q2; the test silver stopped after q0
+    write_jsonl(run.silver_path("test"), [{"id": "q0", "silver_positions": [1]}])
+    report = _evaluate(run, tmp_path)
+    assert [r.method for r in report.results] == ["no retrieval", "top-1", "top-3"]
+    assert all(len(r.scores) == 3 for r in report.results)  # every example, every method
+    assert "silver oracle left out: silver-test.jsonl covers 1 of the 3 examples" in (
+        run.path / "eval-test.md").read_text()
+
+
 def test_oracle_positions_beyond_the_evaluated_k_are_a_clear_error(tmp_path: Path) -> None:
     run = _test_run(tmp_path, k=2)
     write_jsonl(run.silver_path("test"), [{"id": "q0", "silver_positions": [2]}])
     with pytest.raises(ValueError, match="names candidate 3, but only 2 are evaluated"):
-        _evaluate(run, tmp_path)
+        _evaluate(run, tmp_path, n=1)
     with pytest.raises(ValueError, match="larger K"):
         SilverOracle.from_records(run.candidates("test"), [{"id": "q0",
                                                              "silver_positions": [0, 5]}])

@@ -3,7 +3,8 @@
 Methods: no retrieval, top-1 and top-K in retriever order, the point-wise reranker when
 `RUN/reranker/` has been trained (`ragbridge train-reranker`; or another run's, given as
 `reranker`, since a reranker scores any retriever's candidates), each bridge given, and the
-silver oracle when the split has been searched (`ragbridge silver --split test`). Every
+silver oracle when the split's silver covers every evaluated example (`ragbridge silver
+--split test`; a partial silver never shrinks the set the other methods are scored on). Every
 bridge is compared with the best baseline by a paired bootstrap; the last one given (BGM,
 when it is the SL+RL one) is the headline comparison. Writes `eval-SPLIT.json` (with
 per-example scores and choices), `eval-SPLIT.md` and `eval-SPLIT.png`.
@@ -108,7 +109,8 @@ def answerable(item: Candidates) -> bool:
 
 def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
         progress: ProgressCallback | None = None) -> EvaluationReport:
-    """Evaluate every method on the first n examples (those with silver, if searched)."""
+    """Evaluate every method on the first n examples; the silver oracle joins when the
+    split's silver covers all of them (otherwise the title says why it is left out)."""
     from ragbridge.bridge import Bridge
     from ragbridge.folders import reading
     from ragbridge.reranker import PointwiseReranker
@@ -117,15 +119,20 @@ def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
     bridges = config.named_bridges()
     items = run_dir.candidates(config.split)
     silver_path = run_dir.silver_path(config.split)
-    oracle = None
-    if silver_path.exists():
-        records = read_silver(silver_path)
-        searched = {str(r["id"]) for r in records}
-        items = [c for c in items if c.example.id in searched]
-        oracle = SilverOracle.from_records(items, records, source=str(silver_path))
     items = items[:config.n]
     if not items:
         raise ValueError(f"no candidates for split {config.split!r} in {run_dir.path}")
+    oracle, oracle_note = None, ""
+    if silver_path.exists():
+        records = read_silver(silver_path)
+        searched = {str(r["id"]) for r in records}
+        covered = sum(c.example.id in searched for c in items)
+        if covered == len(items):
+            oracle = SilverOracle.from_records(items, records, source=str(silver_path))
+        else:  # every method is scored on the same, whole set: a partial oracle is left out
+            oracle_note = (f"silver oracle left out: {silver_path.name} covers {covered} of "
+                           f"the {len(items)} examples (finish `ragbridge silver --split "
+                           f"{config.split}`, or evaluate with --n {covered})")
     methods: list[tuple[str, Kind, Selector]] = [
         ("no retrieval", "baseline", NoRetrieval()), ("top-1", "baseline", TopK(1)),
         (f"top-{settings.k}", "baseline", TopK(None))]
@@ -151,7 +158,7 @@ def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
         results.append(evaluate_selector(name, selector, items, judge, kind))
         report(progress, f"evaluate {config.split}", number, len(methods), name)
     title = (f"{settings.dataset}, {settings.retriever} ({config.split}, {len(items)} examples, "
-             f"K={settings.k})")
+             f"K={settings.k}{'; ' + oracle_note if oracle_note else ''})")
     evaluation = EvaluationReport(title, judge.metric, llm.identity, results, [
         compare_with_best_baseline(results, name) for name in bridges],
         length_unit=judge.length_unit)
