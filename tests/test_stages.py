@@ -9,6 +9,7 @@ import pytest
 
 from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
 from ragbridge.folders import latest_checkpoint, recover_folder, save_folder
+from ragbridge.jsonl import InputError
 from ragbridge.rundir import RunDir
 from ragbridge.stages import rl as rl_stage
 
@@ -102,6 +103,16 @@ def _run(tmp_path: Path, k: int = 3) -> RunDir:
     run = RunDir(tmp_path / "run")
     run.record("retrieve", {"dataset": "toy", "task": "qa", "retriever": "bm25", "k": k})
     return run
+
+
+def test_a_run_without_a_recorded_task_is_an_error_not_qa(tmp_path: Path) -> None:
+    """Old code took "qa" for a run whose retrieve stage recorded no task: an email run's
+    judgments were then scored by answer containment."""
+    run = RunDir(tmp_path / "run")
+    run.record("retrieve", {"dataset": "email-subject", "retriever": "bm25", "k": 3})
+    with pytest.raises(InputError, match=r"run/config.json: the retrieve stage records no task"):
+        run.settings()
+    assert _run(tmp_path).settings().task == "qa"
 
 
 def test_rl_only_accepts_any_family_including_paths(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ragbridge.jsonl import read_jsonl, write_json
+from ragbridge.jsonl import InputError, read_jsonl, write_json
 from ragbridge.records import Candidates
 
 if TYPE_CHECKING:
@@ -119,7 +119,10 @@ class RunDir:
                                     "`ragbridge retrieve` first")
         k = recorded.get("k") or max((len(c.hits) for c in self.candidates()), default=0)
         dataset = str(recorded.get("dataset", self.path.name))
-        return RunSettings(dataset, str(recorded.get("task", "qa")),
+        if not recorded.get("task"):  # no silent "qa": a wrong task scores every judgment
+            raise InputError(f"{self.path}/config.json: the retrieve stage records no task: "
+                             "run `ragbridge retrieve` again")
+        return RunSettings(dataset, str(recorded["task"]),
                            str(recorded.get("retriever", "")), int(k),
                            str(recorded.get("source") or recorded.get("dataset_path") or dataset))
 
