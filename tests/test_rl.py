@@ -180,3 +180,27 @@ def test_by_default_rl_trains_the_decoder_and_keeps_the_encoder(tmp_path: Path) 
     decoder_start = start.model.decoder.state_dict()
     assert any(not torch.equal(v, trained.model.decoder.state_dict()[k])
                for k, v in decoder_start.items())
+
+
+def test_rloo_advantages_are_leave_one_out_scaled_by_the_rollout_std(tmp_path: Path) -> None:
+    """Checked against plain arithmetic: each sample's return minus the mean of the others
+    in its group, then divided by the standard deviation over the whole rollout."""
+    import statistics
+
+    from ragbridge.bridge.rl import collect_rollout
+
+    rewards = {f"q{n}": {"": 10.0 * n, "a": 90.0, "b": 50.0, "c": 20.0, "b|a": 70.0}
+               for n in range(4)}
+    judge = Judge(SequenceRewardTask(rewards), CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))
+    policy = _policy()
+    torch.manual_seed(0)  # the samples differ (a rollout of equal returns has no scale)
+    config = RLConfig(algorithm="rloo", samples_per_query=3, kl_coef=0.0)
+    rollout = collect_rollout(policy, policy, None, EXAMPLES[:4], judge, config)
+    returns = rollout.returns.tolist()
+    assert returns == pytest.approx([m / 100 for m in rollout.metric.tolist()])
+    centred = []
+    for start in range(0, len(returns), 3):
+        group = returns[start:start + 3]
+        centred += [r - (sum(group) - r) / 2 for r in group]
+    expected = [a / statistics.stdev(centred) for a in centred]
+    assert rollout.advantages.tolist() == pytest.approx(expected, abs=1e-5)

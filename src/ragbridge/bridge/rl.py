@@ -11,7 +11,10 @@ Two ways to get advantages, the same clipped-ratio update for both:
 - `ppo`: a value head (one linear layer over the bridge's input features, `Bridge.
   input_features`) predicts each query's return; advantage = return - value, whitened.
 - `rloo`: critic-free; `samples_per_query` sequences per query, each one's baseline is the
-  mean return of the others in its group (REINFORCE leave-one-out, as in RLOO/GRPO).
+  mean return of the others in its group (REINFORCE leave-one-out, as in RLOO/GRPO); the
+  baseline centres each group, and `normalize_rewards` divides by the standard deviation of
+  the whole rollout's advantages, not each group's (GRPO's per-group division would blow up
+  a group whose samples differ by a hair, e.g. two near-equal likelihood gains).
 
 Each iteration samples one rollout batch, scores it through the LLM, then runs `ppo_epochs`
 passes of minibatch updates with the clipped ratio per token. Every `checkpoint_every`
@@ -70,7 +73,8 @@ class RLConfig:
         "help": "Reward weight of the likelihood gain: the reference's mean log-probability "
                 "with the sequence minus with no passage"})
     normalize_rewards: bool = field(default=True, metadata={
-        "help": "Whiten advantages per rollout (ppo) / per group (rloo)",
+        "help": "Whiten advantages over the rollout (ppo: centre and scale; rloo: scale, "
+                "the leave-one-out baseline centres each group)",
         "negative": "raw-rewards"})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature"})
     train_encoder: bool = field(default=False, metadata={
