@@ -141,13 +141,6 @@ def test_rl_only_accepts_any_family_including_paths(tmp_path: Path) -> None:
         rl_stage._start(run, str(tmp_path / "missing"), 3, config)
 
 
-def test_every_stage_uses_the_runs_k(tmp_path: Path) -> None:
-    run = _run(tmp_path, k=10)
-    assert run.settings().k == 10 and run.k() == 10
-    with pytest.raises(ValueError, match="retrieved with K=10, not 5"):
-        run.k(5)
-
-
 def test_demo_task_selection_keeps_the_demo_order() -> None:
     from ragbridge.recipes import TASKS, select_tasks
 

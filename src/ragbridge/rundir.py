@@ -132,15 +132,6 @@ class RunDir:
 
         return get_task(self.settings().task)
 
-    def k(self, asked: int | None = None) -> int:
-        """The run's K; a stage asking for another K gets a clear error."""
-        k = self.settings().k
-        if asked is not None and asked != k:
-            raise ValueError(f"{self.path} was retrieved with K={k}, not {asked}: every stage "
-                             f"of a run uses the K of `ragbridge retrieve` (retrieve again "
-                             f"with --k {asked} into another run directory)")
-        return k
-
     def candidates(self, split: str | None = None) -> list[Candidates]:
         """Candidates from candidates.jsonl, optionally of one split."""
         if not self.candidates_path.exists():
