@@ -114,12 +114,20 @@ def test_the_public_api_imports_with_the_core_install_only() -> None:
     script = BLOCKER + textwrap.dedent("""
         from ragbridge import (Bridge, BridgedRAG, PointwiseReranker, Selector, TopK, load_llm,
                                get_task, build_retriever, SLConfig, RLConfig, SilverConfig,
-                               NoRetrieval, SilverOracle, Judge, RunDir, EvaluateConfig)
+                               NoRetrieval, SilverOracle, Judge, RunDir, EvaluateConfig,
+                               Retriever, LLM, Task)
+        import ragbridge
+        missing = [n for n in ragbridge.__all__ if getattr(ragbridge, n, None) is None]
+        assert not missing, missing
         from ragbridge.records import Passage
         passages = [Passage("a", "one"), Passage("b", "two"), Passage("c", "three")]
         assert TopK(2).select_batch(["q"], [passages]) == [[0, 1]]
         assert NoRetrieval().select_batch(["q"], [passages]) == [[]]
         assert isinstance(TopK(1), Selector) and get_task("qa").name == "qa"
+        assert isinstance(get_task("qa"), Task) and not isinstance(TopK(1), Task)
+        from ragbridge.retrievers.bm25 import BM25Retriever
+        bm25 = BM25Retriever(passages)
+        assert isinstance(bm25, Retriever) and not isinstance(bm25, LLM)
         import ragbridge.cli  # the CLI too: serving and plots are optional
         print("ok")
     """)

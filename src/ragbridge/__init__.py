@@ -6,6 +6,7 @@ The public API, importable from the top (heavy modules load on first use)::
 
 - selectors: `Selector` (protocol), `Bridge`, `PointwiseReranker`, `TopK`, `NoRetrieval`,
   `SilverOracle`
+- protocols a user implements: `Retriever`, `LLM`, `Task` (beside `Selector`)
 - pipeline and parts: `BridgedRAG`, `load_llm`, `get_task`, `build_retriever`, `build_bridge`,
   `load_dataset`, `Judge`, `RunDir`; records `Passage`, `Example`, `Candidates`
 - evaluation: `evaluate_selector`, `paired_bootstrap`
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "Retriever": "ragbridge.retrievers.base", "LLM": "ragbridge.llms.base",
+    "Task": "ragbridge.tasks.base",
     "Selector": "ragbridge.selectors", "TopK": "ragbridge.selectors",
     "NoRetrieval": "ragbridge.selectors", "SilverOracle": "ragbridge.selectors",
     "Bridge": "ragbridge.bridge.model", "build_bridge": "ragbridge.bridge.build",
@@ -40,11 +43,11 @@ _EXPORTS = {
 
 __all__ = [
     "Bridge", "BridgedRAG", "Candidates", "EvaluateConfig", "Example", "GapConfig", "Judge",
-    "NoRetrieval", "Passage", "PointwiseReranker", "RLConfig", "RLStageConfig",
-    "RerankerConfig", "RetrieveConfig", "RunDir", "SLConfig", "SLStageConfig", "Selector",
-    "SilverConfig", "SilverOracle", "SilverStageConfig", "TopK", "build_bridge",
-    "build_retriever", "evaluate_selector", "get_task", "load_dataset", "load_llm",
-    "paired_bootstrap",
+    "LLM", "NoRetrieval", "Passage", "PointwiseReranker", "RLConfig", "RLStageConfig",
+    "RerankerConfig", "RetrieveConfig", "Retriever", "RunDir", "SLConfig", "SLStageConfig",
+    "Selector", "SilverConfig", "SilverOracle", "SilverStageConfig", "Task", "TopK",
+    "build_bridge", "build_retriever", "evaluate_selector", "get_task", "load_dataset",
+    "load_llm", "paired_bootstrap",
 ]
 
 if TYPE_CHECKING:
@@ -56,10 +59,12 @@ if TYPE_CHECKING:
     from ragbridge.evaluation import evaluate_selector, paired_bootstrap
     from ragbridge.judge import Judge
     from ragbridge.llms import load_llm
+    from ragbridge.llms.base import LLM
     from ragbridge.pipeline import BridgedRAG
     from ragbridge.records import Candidates, Example, Passage
     from ragbridge.reranker import PointwiseReranker
     from ragbridge.retrievers import build_retriever
+    from ragbridge.retrievers.base import Retriever
     from ragbridge.rundir import RunDir
     from ragbridge.selectors import NoRetrieval, Selector, SilverOracle, TopK
     from ragbridge.silver import SilverConfig
@@ -71,6 +76,7 @@ if TYPE_CHECKING:
     from ragbridge.stages.silver import SilverStageConfig
     from ragbridge.stages.sl import SLStageConfig
     from ragbridge.tasks import get_task
+    from ragbridge.tasks.base import Task
 
 
 def __getattr__(name: str) -> Any:

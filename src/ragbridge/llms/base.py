@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class LogLikelihood:
         return self.total / max(self.tokens, 1)
 
 
+@runtime_checkable
 class LLM(Protocol):
     """A frozen LLM. `identity` names model + backend + numerics for the response cache.
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from ragbridge.records import Example, Hit, Passage
 
 
+@runtime_checkable
 class Retriever(Protocol):
     """Ranks corpus passages for examples; honours Example.group and Example.exclude."""
 

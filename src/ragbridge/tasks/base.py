@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ragbridge.llms.base import GenerationSettings
 from ragbridge.records import Example, Passage
 
 
+@runtime_checkable
 class Task(Protocol):
     """Builds the LLM prompt from an example and an ordered passage list; scores outputs."""
 
