@@ -7,7 +7,6 @@ into the run holds `RunDir.lock()`, so two processes cannot write the same run a
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import platform
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 _VERSIONED = ("ragbridge", "torch", "transformers", "sentence-transformers", "bm25s", "sacrebleu",
               "rouge-score", "llama-cpp-python", "openai")
 LOCK_FILE = ".lock"
+HOLDER_FILE = ".lock.holder"
 
 
 def package_versions() -> dict[str, str]:
@@ -145,28 +145,27 @@ class RunDir:
     def lock(self, stage: str) -> Iterator[None]:
         """Hold the run's lock while a stage writes; another holder raises RunLockedError.
 
-        The lock is an advisory `flock` on `RUN/.lock`: the kernel releases it when the
-        holding process exits, however it exits, so a crashed run never stays locked.
+        `filelock` on `RUN/.lock` (an OS lock the kernel releases when the holding process
+        exits, however it exits, so a crashed run never stays locked); who holds it is in
+        `RUN/.lock.holder`, since filelock empties the lock file itself on every attempt.
         """
-        path = self.path / LOCK_FILE
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held for the block)
+        import filelock
+
+        holder_file = self.path / HOLDER_FILE
+        run_lock = filelock.FileLock(self.path / LOCK_FILE, timeout=0, thread_local=False)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+            run_lock.acquire()
+        except filelock.Timeout:
+            holder = (holder_file.read_text(encoding="utf-8").strip()
+                      if holder_file.exists() else "") or "another process"
             raise RunLockedError(f"{self.path} is in use by {holder}; wait for it to finish "
                                  "or stop it") from None
         try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()} on {socket.gethostname()} ({stage}, since "
-                         f"{datetime.now(timezone.utc).isoformat(timespec='seconds')})\n")
-            handle.flush()
+            holder_file.write_text(
+                f"pid {os.getpid()} on {socket.gethostname()} ({stage}, since "
+                f"{datetime.now(timezone.utc).isoformat(timespec='seconds')})\n",
+                encoding="utf-8")
             yield
         finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+            holder_file.unlink(missing_ok=True)
+            run_lock.release()
