@@ -59,7 +59,7 @@ study-qwen-collect: $(VENV)/.installed-demo
 		--judgments --llm $(QWEN)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks experiments
 
 test: lint
 	$(BIN)/python -m pytest

@@ -225,7 +225,9 @@ def test_scripts_find_the_cache_where_the_library_does() -> None:
     import re
 
     root = Path(__file__).resolve().parents[1]
-    hard_coded = [f"{script.name}:{number}" for script in sorted(root.glob("benchmarks/*.sh"))
+    scripts = sorted([*root.glob("benchmarks/*.sh"), *root.glob("experiments/*.sh")])
+    assert scripts, "no shell scripts found: the test would pass on nothing"
+    hard_coded = [f"{script.name}:{number}" for script in scripts
                   for number, line in enumerate(script.read_text().splitlines(), start=1)
                   if re.search(r"\.cache/ragbridge", line) and "RAGBRIDGE_CACHE" not in line]
     assert hard_coded == []

@@ -8,7 +8,7 @@ dev silver search scored the empty prompt and every single candidate, so the tas
 any first choice alone is in the dev silver's trace.
 
     RUN=runs/study/email-subject-bm25-singles-metric-likelihood
-    python benchmarks/first_choice_prior.py --run $RUN --bridge $RUN/bridge-sl/model
+    python experiments/first_choice_prior.py --run $RUN --bridge $RUN/bridge-sl/model
 
 (the silver must carry the metric: a likelihood-only search never generated, so it cannot).
 

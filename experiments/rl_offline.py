@@ -10,7 +10,7 @@ RL run of 40 iterations takes a minute or two, not an hour. It measures whether 
 above its start on dev; it does not measure second passages.
 
     RUN=runs/study/email-subject-bm25
-    python benchmarks/rl_offline.py --run $RUN --start $RUN/bridge-sl/model \
+    python experiments/rl_offline.py --run $RUN --start $RUN/bridge-sl/model \
         --setting learning_rate=1e-3 --setting learning_rate=1e-3,kl_coef=0
 
 Every run starts from `--start` (an SL bridge folder, or a family such as `minilm-fid` for

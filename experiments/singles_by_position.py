@@ -5,7 +5,7 @@ task metric of "always the passage at position i" is in the trace: no LLM call. 
 reranker) whose metric is no better than the best position's has learned a position prior,
 not to read its input.
 
-    python benchmarks/singles_by_position.py --run runs/study/email-subject-bm25
+    python experiments/singles_by_position.py --run runs/study/email-subject-bm25
 
 Prints, per split: queries with a complete first-step trace, the mean metric of each constant
 single `<p1>`..`<pK>` and of `<empty>`, and of the best single per query (the single oracle).

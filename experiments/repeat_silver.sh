@@ -7,13 +7,13 @@
 # settings) with one change: the singles search also judges the best single twice
 # (`--repeat-best 2`, one more prompt per query). Every stage resumes: rerun to continue.
 #
-#   bash benchmarks/repeat_silver.sh [RUN]     # default RUN: runs/exp/email-subject-repeat
-#   REPEAT=5 bash benchmarks/repeat_silver.sh runs/exp/email-subject-repeat5
+#   bash experiments/repeat_silver.sh [RUN]     # default RUN: runs/exp/email-subject-repeat
+#   REPEAT=5 bash experiments/repeat_silver.sh runs/exp/email-subject-repeat5
 #
 # REPEAT (default 2) is --repeat-best: the best single is also judged 2..REPEAT times.
 #
 # Then compare with the study's test table (same 226 emails, per-example scores):
-#   python benchmarks/paired_dev.py --split test ...   (see BENCHMARKS.md)
+#   python experiments/paired_dev.py --split test ...   (see BENCHMARKS.md)
 set -euo pipefail
 RUN=${1:-runs/exp/email-subject-repeat}
 BIN=${BIN:-.venv/bin}

@@ -3,8 +3,8 @@
 The task metric of each backend on the same prompts, agreement of its outputs with the fp32
 transformers reference, and wall time against one-at-a-time fp32, all in one run:
 
-    python benchmarks/llm_quality.py -n 200                          # nq-wiki, dense
-    python benchmarks/llm_quality.py -n 200 --dataset email-subject  # BM25 in the sender's mail
+    python experiments/llm_quality.py -n 200                          # nq-wiki, dense
+    python experiments/llm_quality.py -n 200 --dataset email-subject  # BM25 in the sender's mail
 """
 
 from __future__ import annotations

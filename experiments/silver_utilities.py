@@ -9,7 +9,7 @@ share of informative searches, mean silver length, share empty, LLM work and sec
 query (searching the train queries), then the SL bridge's dev metric beside top-1 and top-K,
 and how varied its dev choices are.
 
-    python benchmarks/silver_utilities.py --run runs/study/email-subject-bm25 --train 200 --dev 100
+    python experiments/silver_utilities.py --run runs/study/email-subject-bm25 --train 200 --dev 100
 
 Every stage resumes and every LLM judgment is cached: rerunning continues or only reports.
 The cost columns count the judgments each search asked for (prompts generated for and

@@ -10,7 +10,7 @@ bridges on a run's train queries:
   passage five times, each email's best-scoring RL-only shape `<pX> <p1> <p1> <p1> <p1>`)
   and the reward that `kl_coef` takes for them, against the task metric's 0..1 scale.
 
-    python benchmarks/rl_reach.py --run runs/exp/email-rl-explore \
+    python experiments/rl_reach.py --run runs/exp/email-rl-explore \
         "SL=runs/exp/email-rl-explore/bridge-sl/model" "fresh=minilm-fid"
 """
 

@@ -17,7 +17,7 @@ Utilities compared:
 - likelihood (first answer): the first gold answer only (QA)
 - likelihood ("The answer is X."): the answer inside a sentence-style reply (QA)
 
-    python benchmarks/utility_choice.py --run RUN -n 100 [--answerable]
+    python experiments/utility_choice.py --run RUN -n 100 [--answerable]
 
 Everything goes through the LLM cache: a rerun costs nothing.
 """

@@ -5,7 +5,7 @@ test silver's first-step trace (each candidate alone), and prints, per shape of 
 output (length, with or without a repeat), how many queries, the bridge's mean metric, each
 baseline's on the same queries, and the best single candidate's (the singles oracle).
 
-    python benchmarks/where_bridge_wins.py --results benchmarks/results/study/email-subject-bm25 \
+    python experiments/where_bridge_wins.py --results benchmarks/results/study/email-subject-bm25 \
         --bridge RL-only
 """
 

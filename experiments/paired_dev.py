@@ -6,7 +6,7 @@ their top-1 rows, which are the same prompts, and so the same scores, when they 
 mean difference of each pair (first minus second) and its 95% interval
 (`ragbridge.evaluation.paired_bootstrap`, 2,000 resamples):
 
-    python benchmarks/paired_dev.py --split dev \\
+    python experiments/paired_dev.py --split dev \\
         "runs/study/nq-wiki-dense-singles-metric-likelihood:SL bridge" \\
         "runs/study/nq-wiki-dense-singles-metric-likelihood:top-1" \\
         "runs/study/nq-wiki-dense-singles-metric:SL bridge"

@@ -16,13 +16,13 @@ Two checks on a run's candidates (nq-wiki dense top-5 by default):
 
 Batches of 8, AdamW, dev accuracy every `--eval-every` steps:
 
-    python benchmarks/learnability.py --run runs/nq-wiki-dense --steps 200
-    python benchmarks/learnability.py --run runs/email-subject-bm25 --silver --steps 300
-    python benchmarks/learnability.py --run runs/study/nq-wiki-dense --silver \
+    python experiments/learnability.py --run runs/nq-wiki-dense --steps 200
+    python experiments/learnability.py --run runs/email-subject-bm25 --silver --steps 300
+    python experiments/learnability.py --run runs/study/nq-wiki-dense --silver \
         --bridge runs/study/nq-wiki-dense/bridge-sl/model   # a trained bridge, no training
 
 `--family` picks the bridge family; the same script runs against an older checkout's bridge
-(`PYTHONPATH=OLD/src python benchmarks/learnability.py --family minilm-encdec ...`), which is
+(`PYTHONPATH=OLD/src python experiments/learnability.py --family minilm-encdec ...`), which is
 how the table in BENCHMARKS.md compares the two in one run.
 """
 

@@ -9,14 +9,14 @@
 # trains SL+RL once per variant, each a name and its extra train-rl options. Every stage
 # resumes: rerun to continue.
 #
-#   bash benchmarks/rl_from_sl.sh RUN NAME "OPTIONS" [NAME "OPTIONS" ...]
-#   bash benchmarks/rl_from_sl.sh runs/exp/email-rl-explore kl0-t2 "--kl-coef 0 --temperature 2"
-#   SL_OPTIONS="--epochs 1 --head-learning-rate 5e-5" bash benchmarks/rl_from_sl.sh \
+#   bash experiments/rl_from_sl.sh RUN NAME "OPTIONS" [NAME "OPTIONS" ...]
+#   bash experiments/rl_from_sl.sh runs/exp/email-rl-explore kl0-t2 "--kl-coef 0 --temperature 2"
+#   SL_OPTIONS="--epochs 1 --head-learning-rate 5e-5" bash experiments/rl_from_sl.sh \
 #       runs/exp/email-weak-sl study ""        # RL with the study's settings from a broad SL
 #
 # SL_OPTIONS (default: the study's SL, 4 epochs) are extra train-sl options; SILVER_OPTIONS
 # (default: --utility metric, the study's) replace the silver search's utility and repeats:
-#   SILVER_OPTIONS="--utility likelihood --repeat-best 5" bash benchmarks/rl_from_sl.sh \
+#   SILVER_OPTIONS="--utility likelihood --repeat-best 5" bash experiments/rl_from_sl.sh \
 #       runs/exp/email-subject-lik-repeat5 study ""    # SL on silver that may repeat, then RL
 #
 # Then the test table (same 226 emails as the study's):

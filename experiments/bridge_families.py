@@ -7,8 +7,8 @@ bridge's choices after every epoch, beside the no-passage, top-K and silver-orac
 the same dev queries (from `silver-dev.jsonl`). Needs a run where `ragbridge demo` (or
 `ragbridge silver` on train and dev) has run:
 
-    python benchmarks/bridge_families.py --run runs/nq-wiki-dense
-    python benchmarks/bridge_families.py --run runs/email-subject-bm25
+    python experiments/bridge_families.py --run runs/nq-wiki-dense
+    python experiments/bridge_families.py --run runs/email-subject-bm25
 
 Each family trains into `OUT/<run name>/<family>/` and resumes there, so a rerun only reports.
 """

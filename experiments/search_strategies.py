@@ -6,7 +6,7 @@ Both search the first `--train` train queries (and `--dev` dev queries, for the 
 the SL stage reports sequence agreement on) of a run under one utility, each in its own run
 directory beside the given one that shares its candidates:
 
-    python benchmarks/search_strategies.py --run runs/email-subject-bm25 \\
+    python experiments/search_strategies.py --run runs/email-subject-bm25 \\
         --utility likelihood --train 100 --dev 100
 
 LLM work is counted from a fresh start of each search (the cache may already hold the

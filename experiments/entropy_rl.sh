@@ -8,7 +8,7 @@
 # coefficient (`--entropy-coef`, paid into the reward per nat of the sampled sequence's
 # negative log-probability). Every stage resumes: rerun to continue.
 #
-#   bash benchmarks/entropy_rl.sh [RUN] [COEF ...]   # default: runs/exp/email-entropy 0.01 0.03
+#   bash experiments/entropy_rl.sh [RUN] [COEF ...]   # default: runs/exp/email-entropy 0.01 0.03
 #
 # Then the test table of the best dev run (same 226 emails as the study's table):
 #   ragbridge evaluate --run RUN --split test --bridge "SL+RL entropy C=RUN/bridge-rl-entropy-C/model"
@@ -21,5 +21,5 @@ VARIANTS=()
 for COEF in "${COEFS[@]}"; do
   VARIANTS+=("entropy-$COEF" "--entropy-coef $COEF")
 done
-# the study's email pipeline with one RL variant per coefficient (benchmarks/rl_from_sl.sh)
+# the study's email pipeline with one RL variant per coefficient (experiments/rl_from_sl.sh)
 exec bash "$(dirname "$0")/rl_from_sl.sh" "$RUN" "${VARIANTS[@]}"

@@ -8,7 +8,7 @@ could not answer. Dev metric: greedy decoding on the run's dev queries, at the s
 every `--eval-every` iterations. Needs a run with an SL bridge (`--sl`, default
 RUN/bridge-sl/model):
 
-    python benchmarks/rl_compare.py --run runs/email-subject-bm25 --iterations 30 \
+    python experiments/rl_compare.py --run runs/email-subject-bm25 --iterations 30 \
         --variants "SL + RLOO x4, lr 1e-4" "SL + PPO, lr 1e-4"
 
 Each variant trains into `OUT/<run name>/<variant>/` and resumes there.

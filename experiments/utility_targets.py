@@ -11,7 +11,7 @@ the dev silver, the share of the most common sequence, distinct sequences, and a
 bootstrap of each weight against weight 0 (plain SL):
 
     RUN=runs/study/email-subject-bm25-singles-metric-likelihood
-    python benchmarks/utility_targets.py --run $RUN --weights 0 0.5 1 --temperature 5
+    python experiments/utility_targets.py --run $RUN --weights 0 0.5 1 --temperature 5
 
 Writes `benchmarks/results/utility_targets/RUN-NAME.json`.
 """
