@@ -32,16 +32,16 @@ demo-quick: $(VENV)/.installed-demo
 # The study of BENCHMARKS.md "Results" from an empty cache (hours; rerun = resume), then the
 # default demo's own reference run, then the judgments file `make demo` replays. On another
 # machine it resumes from what an earlier run committed under benchmarks/results/study (the
-# silver records and the judgments that `collect_results.py --judgments` wrote there).
+# silver records and the judgments that `ragbridge collect --judgments` wrote there).
 STUDY_JUDGMENTS = benchmarks/results/study/judgments.jsonl.gz
 study: $(VENV)/.installed-demo
-	$(BIN)/python benchmarks/collect_results.py --runs runs/study --name study --restore
+	$(BIN)/ragbridge collect --runs runs/study --name study --restore
 	$(BIN)/ragbridge demo --preset study --runs runs/study \
 		$(if $(wildcard $(STUDY_JUDGMENTS)),--judgments $(STUDY_JUDGMENTS),--no-replay)
 	$(BIN)/ragbridge demo --preset default --no-replay --runs runs/demo-reference
 	$(BIN)/ragbridge export-judgments --out src/ragbridge/judgments/study.jsonl.gz
-	$(BIN)/python benchmarks/collect_results.py --runs runs/study --name study --judgments
-	$(BIN)/python benchmarks/collect_results.py --runs runs/demo-reference --name demo-reference
+	$(BIN)/ragbridge collect --runs runs/study --name study --judgments
+	$(BIN)/ragbridge collect --runs runs/demo-reference --name demo-reference
 
 # The study on Qwen2.5-Coder-0.5B (issue 28; BENCHMARKS.md "Choosing the study's LLM"): hours,
 # rerun = resume. On another machine it first restores the silver records and replays the
@@ -49,13 +49,13 @@ study: $(VENV)/.installed-demo
 QWEN = llamacpp:qwen2.5-coder-0.5b
 QWEN_JUDGMENTS = benchmarks/results/qwen-study/judgments.jsonl.gz
 study-qwen: $(VENV)/.installed-demo
-	$(BIN)/python benchmarks/collect_results.py --runs runs/qwen-study --name qwen-study --restore
+	$(BIN)/ragbridge collect --runs runs/qwen-study --name qwen-study --restore
 	$(BIN)/ragbridge demo --preset qwen-study --runs runs/qwen-study \
 		$(if $(wildcard $(QWEN_JUDGMENTS)),--judgments $(QWEN_JUDGMENTS),--no-replay)
 
 # What the Qwen study has measured so far (tables, silver, judgments), to commit before a stop.
 study-qwen-collect: $(VENV)/.installed-demo
-	$(BIN)/python benchmarks/collect_results.py --runs runs/qwen-study --name qwen-study \
+	$(BIN)/ragbridge collect --runs runs/qwen-study --name qwen-study \
 		--judgments --llm $(QWEN)
 
 lint: $(VENV)/.installed

@@ -1,7 +1,7 @@
 """The study's claims, checked against its test tables, and the RL curves in one plot (issue 15).
 
 Reads what `ragbridge demo --preset study` wrote (a runs folder, or its copy under
-`benchmarks/results/study` made by `collect_results.py`), no LLM involved:
+`benchmarks/results/study` made by `ragbridge collect`), no LLM involved:
 
     python benchmarks/study_bars.py --results benchmarks/results/study
 

@@ -218,6 +218,33 @@ def evaluate(run: RunOption, config: EvaluateConfig, llm: LLMOptions) -> None:
 
 
 @app.command()
+def collect(
+        runs: Annotated[Path, typer.Option(help="Folder of run directories (a demo's --runs)")],
+        name: Annotated[str, typer.Option(help="Results folder name under --out")],
+        out: Annotated[Path, typer.Option(help="Results root")] = Path("benchmarks/results"),
+        judgments: Annotated[bool, typer.Option(
+            help="Also export the LLM's cached judgments (judgments.jsonl.gz)")] = False,
+        llm: Annotated[str, typer.Option(help="Whose judgments")] = "smollm2-fp32",
+        restore: Annotated[bool, typer.Option(
+            help="Copy the committed silver and tables back into --runs instead")] = False,
+) -> None:
+    """Copy what runs measured (tables, JSON, plots, silver; no weights) into OUT/NAME to
+    commit, or (--restore) put a committed study's silver back so that it resumes."""
+    from ragbridge import collect as results
+
+    with _clear_errors():
+        if restore:
+            written = results.restore(out / name, runs)
+            console.print(f"{len(written)} files restored into {runs}")
+            return
+        written = results.collect(runs, out / name)
+        console.print(f"{len(written)} files copied into {out / name}")
+        if judgments:
+            count = results.export_judgments(out / name, llm)
+            console.print(f"{count} judgments written to {out / name / 'judgments.jsonl.gz'}")
+
+
+@app.command()
 def serve(
         path: Annotated[Path, typer.Argument(
             help="A run directory (bridge + retriever + LLM) or a bridge model folder")],

@@ -4,20 +4,15 @@ byte for byte on restore, with their settings and cost, and never over a file th
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "collect_results.py"
-
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("collect_results", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from ragbridge import collect
+
+    return collect
 
 
 def _run(folder: Path) -> dict[str, bytes]:
@@ -84,3 +79,21 @@ def test_restore_brings_back_the_summary_and_test_tables_but_no_plots(tmp_path: 
     assert (fresh / "demo-summary.json").read_bytes() == summary
     assert (fresh / "email" / "eval-test.md").read_bytes() == b"| top-5 | 10.7 |\n"
     assert (fresh / "email" / "eval-test.json").read_bytes() == b'{"newer": true}'
+
+
+def test_the_collect_command_copies_and_restores(tmp_path: Path) -> None:
+    """`ragbridge collect` as the Makefile calls it: collect, then restore elsewhere."""
+    from typer.testing import CliRunner
+
+    from ragbridge.cli import app
+
+    files = _run(tmp_path / "study" / "email")
+    runner = CliRunner()
+    collected = runner.invoke(app, ["collect", "--runs", str(tmp_path / "study"), "--name",
+                                    "s", "--out", str(tmp_path / "results")])
+    assert collected.exit_code == 0, collected.output
+    assert (tmp_path / "results" / "s" / "email" / "silver.jsonl.gz").exists()
+    restored = runner.invoke(app, ["collect", "--runs", str(tmp_path / "fresh"), "--name", "s",
+                                   "--out", str(tmp_path / "results"), "--restore"])
+    assert restored.exit_code == 0 and "5 files restored" in restored.output, restored.output
+    assert (tmp_path / "fresh" / "email" / "silver.jsonl").read_bytes() == files["silver.jsonl"]

@@ -1,8 +1,8 @@
 """Copy what a demo or study run measured (tables, JSON, plots; never model weights) into
 `benchmarks/results/NAME/`, so that it can be committed beside BENCHMARKS.md.
 
-    python benchmarks/collect_results.py --runs runs/study --name study [--judgments]
-    python benchmarks/collect_results.py --runs runs/study --name study --restore
+    ragbridge collect --runs runs/study --name study [--judgments --llm LLM]
+    ragbridge collect --runs runs/study --name study --restore
 
 Per run directory: the evaluation (`eval-*.{json,md,png}`), the gap probe, the silver
 records (gzipped), their settings and cost, the summaries recorded in `config.json`, and each
@@ -19,7 +19,6 @@ resumes with its own cost record and every stage after it finds its LLM calls ca
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import shutil
 from pathlib import Path
@@ -104,30 +103,3 @@ def export_judgments(out: Path, llm: str) -> int:
     from ragbridge.replay import export_judgments as export
 
     return export(llm_cache_path(), build_llm(llm).identity, out / "judgments.jsonl.gz")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=Path, required=True)
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--judgments", action="store_true",
-                        help="also export the LLM's cached judgments")
-    parser.add_argument("--llm", default="smollm2-fp32", help="whose judgments")
-    parser.add_argument("--restore", action="store_true",
-                        help="copy committed silver back into --runs instead")
-    args = parser.parse_args()
-    if args.restore:
-        written = restore(args.out / args.name, args.runs)
-        print(f"{len(written)} files restored into {args.runs}")
-        return
-    written = collect(args.runs, args.out / args.name)
-    print(f"{len(written)} files copied into {args.out / args.name}")
-    if args.judgments:
-        count = export_judgments(args.out / args.name, args.llm)
-        print(f"{count} judgments written to {args.out / args.name / 'judgments.jsonl.gz'}")
-
-
-if __name__ == "__main__":
-    main()
