@@ -22,7 +22,7 @@ import torch
 from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
 from ragbridge.data import load_dataset
 from ragbridge.records import Passage
-from ragbridge.reranker import PointwiseReranker
+from ragbridge.reranker.model import PointwiseReranker
 from ragbridge.retrievers import build_retriever
 
 FAMILIES = ("minilm-fid",)

@@ -11,7 +11,7 @@ import time
 from ragbridge.data import load_dataset
 from ragbridge.records import Candidates
 from ragbridge.retrievers import build_retriever
-from ragbridge.stages.retrieve import recall_at
+from ragbridge.retrievers.stage import recall_at
 
 
 def main() -> None:

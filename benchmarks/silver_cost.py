@@ -27,9 +27,9 @@ from typing import Any
 from ragbridge.jsonl import write_json, write_jsonl
 from ragbridge.llms import CachedLLM, build_llm
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig
-from ragbridge.stages import silver
-from ragbridge.stages.inputs import read_silver
+from ragbridge.silver import stage as silver
+from ragbridge.silver.records import read_silver
+from ragbridge.silver.search import SilverConfig
 
 # name -> (strategy, utility, K or None for the run's, extra settings)
 SEARCHES: dict[str, tuple[str, str, int | None, dict[str, Any]]] = {

@@ -22,8 +22,8 @@ from ragbridge.llms import DEFAULT_LLM, load_llm
 from ragbridge.records import Candidates
 from ragbridge.retrievers import build_retriever
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig, SilverSummary
-from ragbridge.stages import silver
+from ragbridge.silver import stage as silver
+from ragbridge.silver.search import SilverConfig, SilverSummary
 
 # name -> (LLM batch size, queries per window, Ray workers, reuse the cache of this run)
 SETTINGS: dict[str, tuple[int, int, int, str | None]] = {

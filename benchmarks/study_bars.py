@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ragbridge.evaluation import MethodResult, compare_with_best_baseline
+from ragbridge.evaluation.scoring import MethodResult, compare_with_best_baseline
 
 BGM = "SL+RL (BGM)"
 TASKS = {"nq-wiki-dense": "nq-wiki", "email-subject-bm25": "email-subject"}

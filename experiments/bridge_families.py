@@ -25,7 +25,6 @@ from ragbridge.jsonl import read_jsonl
 from ragbridge.judge import Judge
 from ragbridge.llms import load_llm
 from ragbridge.rundir import RunDir
-from ragbridge.stages.inputs import load_examples
 
 VARIANTS = {
     "minilm-fid": ("minilm-fid", False),
@@ -81,12 +80,12 @@ def main() -> None:
     judge = Judge(task, load_llm(args.llm))
     k = run.settings().k
     out = args.out / args.run.name
-    dev = load_examples(run, "dev", args.dev)
+    dev = run.examples("dev", args.dev)
     histories: dict[str, dict[str, Any]] = {}
     train_sizes: dict[str, int] = {}
     for name in args.variants:
         family, informative_only = VARIANTS[name]
-        train = load_examples(run, "train", informative_only=informative_only)
+        train = run.examples("train", informative_only=informative_only)
         train_sizes[name] = len(train)
         folder = out / name.replace(", ", "-").replace(" ", "-")
         histories[name] = train_sl(train, dev, judge, SLConfig(family=family,

@@ -43,7 +43,7 @@ from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
 from ragbridge.jsonl import read_jsonl
 from ragbridge.records import Candidates, Passage
 from ragbridge.rundir import RunDir
-from ragbridge.silver import first_step_utilities
+from ragbridge.silver.records import first_step_utilities
 
 
 def copy_task(items: list[Candidates], count: int, seed: int, words: int = 12

@@ -19,7 +19,7 @@ import itertools
 import json
 from pathlib import Path
 
-from ragbridge.evaluation import paired_bootstrap
+from ragbridge.evaluation.scoring import paired_bootstrap
 
 
 def scores(spec: str, split: str) -> tuple[list[float], list[float]]:

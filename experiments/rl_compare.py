@@ -21,10 +21,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ragbridge.bridge import rl_stage as rl
 from ragbridge.bridge.rl import RLConfig
 from ragbridge.llms import load_llm
 from ragbridge.rundir import RunDir
-from ragbridge.stages import rl
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "SL + PPO (value head)": ("sl", {"algorithm": "ppo", "rollout_queries": 16,

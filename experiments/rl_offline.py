@@ -41,7 +41,7 @@ from ragbridge.llms.base import LogLikelihood
 from ragbridge.recipes import TASKS
 from ragbridge.records import Candidates
 from ragbridge.rundir import RunDir
-from ragbridge.stages.inputs import load_examples, read_silver
+from ragbridge.silver.records import read_silver
 
 
 def singles_table(record: dict[str, Any]) -> dict[int | None, tuple[float, float]]:
@@ -132,8 +132,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     run = RunDir(args.run)
     task = next(t for t in TASKS if args.run.name.startswith(t.name))
-    train = load_examples(run, "train")
-    dev = load_examples(run, "dev", args.dev)
+    train = run.examples("train")
+    dev = run.examples("dev", args.dev)
     if not dev:
         raise SystemExit(f"{run.silver_path('dev')} holds no dev query of {run.path}")
     records = read_silver(run.silver_path("train")) + read_silver(run.silver_path("dev"))

@@ -24,7 +24,6 @@ import torch
 from ragbridge.bridge import Bridge, build_bridge, is_family
 from ragbridge.bridge.sl import SLConfig
 from ragbridge.rundir import RunDir
-from ragbridge.stages.inputs import load_examples
 
 TARGETS = {"<p1>": lambda k: [0], "<p1> x5": lambda k: [0] * 5,
            "<p2> <p1> x4": lambda k: [1, 0, 0, 0, 0], "<empty>": lambda k: []}
@@ -49,7 +48,7 @@ def main() -> None:
     run = RunDir(args.run)
     k = run.settings().k
     # every target names positions up to K: queries with all K candidates only
-    examples = [e for e in load_examples(run, "train", args.limit, need_silver=False)
+    examples = [e for e in run.examples("train", args.limit, need_silver=False)
                 if len(e.passages) >= k]
     queries = [e.query for e in examples]
     passages = [e.passages for e in examples]

@@ -21,12 +21,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ragbridge.bridge import sl_stage as sl
 from ragbridge.bridge.sl import SLConfig
+from ragbridge.evaluation import stage as evaluate
 from ragbridge.llms import load_llm
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig
-from ragbridge.stages import evaluate, silver, sl
-from ragbridge.stages.inputs import read_silver
+from ragbridge.silver import stage as silver
+from ragbridge.silver.records import read_silver
+from ragbridge.silver.search import SilverConfig
 
 
 def main() -> None:

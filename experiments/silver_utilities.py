@@ -26,11 +26,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ragbridge.bridge import sl_stage as sl
 from ragbridge.bridge.sl import SLConfig
+from ragbridge.evaluation import stage as evaluate
 from ragbridge.llms import CachedLLM, load_llm
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig
-from ragbridge.stages import evaluate, silver, sl
+from ragbridge.silver import stage as silver
+from ragbridge.silver.search import SilverConfig
 
 UTILITIES = ("metric", "likelihood", "metric+likelihood")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ragbridge.jsonl import read_jsonl
 from ragbridge.rundir import RunDir
-from ragbridge.silver import first_step_utilities
+from ragbridge.silver.records import first_step_utilities
 
 
 def by_position(records: list[dict], k: int) -> dict[str, float | int]:

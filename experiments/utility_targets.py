@@ -24,14 +24,13 @@ from collections import Counter
 from pathlib import Path
 
 from ragbridge.bridge import Bridge
+from ragbridge.bridge import sl_stage as sl
 from ragbridge.bridge.sl import SLConfig, silver_exact_match
-from ragbridge.evaluation import Diversity, paired_bootstrap
+from ragbridge.evaluation.scoring import Diversity, paired_bootstrap
 from ragbridge.judge import Judge
 from ragbridge.llms import load_llm
 from ragbridge.recipes import SMOLLM2 as DEMO_LLM
 from ragbridge.rundir import RunDir
-from ragbridge.stages import sl
-from ragbridge.stages.inputs import load_examples
 
 
 def main() -> None:
@@ -47,7 +46,7 @@ def main() -> None:
     run = RunDir(args.run)
     llm = load_llm(args.llm)
     judge = Judge(run.task(), llm)
-    dev = load_examples(run, "dev")  # the dev queries the silver search judged
+    dev = run.examples("dev")  # the dev queries the silver search judged
     rows, scores = [], {}
     for weight in args.weights:
         out = run.bridge_path(f"bridge-sl-targets-{weight:g}-{args.temperature:g}")

@@ -85,15 +85,16 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 def test_no_module_imports_another_that_imports_it_back() -> None:
     graph = import_graph()
-    assert "ragbridge.stages.silver" in graph and "ragbridge.cli" in graph
+    assert "ragbridge.silver.stage" in graph and "ragbridge.cli" in graph
     assert find_cycle(graph) is None
     assert not any("ragbridge.cli" in targets for targets in graph.values())
 
 
 def test_domain_code_does_not_know_the_run_directory() -> None:
     graph = import_graph()
-    for module in ("ragbridge.silver", "ragbridge.evaluation", "ragbridge.reranker",
-                   "ragbridge.gap", "ragbridge.judge", "ragbridge.bridge.sl",
+    for module in ("ragbridge.silver.search", "ragbridge.silver.records",
+                   "ragbridge.evaluation.scoring", "ragbridge.reranker.model",
+                   "ragbridge.gap.probe", "ragbridge.judge", "ragbridge.bridge.sl",
                    "ragbridge.bridge.rl", "ragbridge.bridge.model", "ragbridge.bridge.data"):
         assert "ragbridge.rundir" not in graph[module], module
 
@@ -155,8 +156,9 @@ def _commands() -> dict[str, object]:
             for c in app.registered_commands}
 
 
-STAGE_MODULES = {"retrieve": "retrieve", "gap": "gap", "silver": "silver", "train-sl": "sl",
-                 "train-rl": "rl", "train-reranker": "reranker", "evaluate": "evaluate"}
+STAGE_MODULES = {"retrieve": "retrievers.stage", "gap": "gap.stage", "silver": "silver.stage",
+                 "train-sl": "bridge.sl_stage", "train-rl": "bridge.rl_stage",
+                 "train-reranker": "reranker.stage", "evaluate": "evaluation.stage"}
 REQUIRED = {"retrieve": {"dataset": "toy"}}  # fields without a default
 
 
@@ -173,7 +175,7 @@ def test_a_command_without_options_gives_its_stage_the_configs_own_defaults(
     from ragbridge.cli import app
     from ragbridge.llms import LLMOptions
 
-    stage = importlib.import_module(f"ragbridge.stages.{STAGE_MODULES[command]}")
+    stage = importlib.import_module(f"ragbridge.{STAGE_MODULES[command]}")
     config_class = _commands()[command].configs["config"]  # type: ignore[attr-defined]
     seen: list[object] = []
 
@@ -195,7 +197,7 @@ def test_the_cli_builds_the_config_it_was_given(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from ragbridge import cli
-    from ragbridge.stages.silver import SilverStageConfig
+    from ragbridge.silver.stage import SilverStageConfig
 
     seen: list[SilverStageConfig] = []
 
@@ -205,7 +207,7 @@ def test_the_cli_builds_the_config_it_was_given(tmp_path: Path) -> None:
         raise ValueError("stop here")
 
     from ragbridge.llms import LLMOptions
-    from ragbridge.stages import silver
+    from ragbridge.silver import stage as silver
 
     original, load = silver.run, LLMOptions.load
     silver.run, LLMOptions.load = fake_run, lambda self: None  # type: ignore[assignment]

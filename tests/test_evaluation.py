@@ -10,7 +10,8 @@ from unittest.mock import patch
 import pytest
 from silver_fakes import EchoLLM, SequenceRewardTask, make_candidates
 
-from ragbridge.evaluation import (
+from ragbridge.evaluation import stage as evaluate_stage
+from ragbridge.evaluation.scoring import (
     Diversity,
     MethodResult,
     compare_with_best_baseline,
@@ -23,7 +24,6 @@ from ragbridge.llms import CachedLLM
 from ragbridge.records import Candidates
 from ragbridge.rundir import RunDir
 from ragbridge.selectors import NoRetrieval, SilverOracle, TopK
-from ragbridge.stages import evaluate as evaluate_stage
 
 REWARDS = {"q0": {"": 10.0, "a|b|c": 20.0, "b": 90.0, "a": 40.0},
            "q1": {"": 50.0, "a|b|c": 0.0, "c|c": 70.0, "a": 30.0},
@@ -144,7 +144,7 @@ def test_the_best_baseline_is_found_by_kind_not_by_name() -> None:
 
 def test_evaluate_takes_the_reranker_of_another_run(tmp_path: Path) -> None:
     """Bridges and the reranker trained on one retriever's candidates score another's."""
-    from ragbridge.reranker import PointwiseReranker
+    from ragbridge.reranker.model import PointwiseReranker
 
     run = _test_run(tmp_path, "toy-bm25", count=2)
     plain = _evaluate(run, tmp_path)

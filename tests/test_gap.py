@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from ragbridge.gap import run_gap_probe
+from ragbridge.gap.probe import run_gap_probe
 from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM, GenerationSettings
 from ragbridge.records import Candidates, Example, Hit, Passage

@@ -14,7 +14,7 @@ from ragbridge.llms import CachedLLM
 from ragbridge.llms.base import LLMError
 from ragbridge.llms.hf import TransformersLLM
 from ragbridge.records import Example
-from ragbridge.silver import SilverConfig, search_batch
+from ragbridge.silver.search import SilverConfig, search_batch
 from ragbridge.tasks import get_task
 
 

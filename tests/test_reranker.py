@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ragbridge.records import Passage
-from ragbridge.reranker import PointwiseReranker
+from ragbridge.reranker.model import PointwiseReranker
 
 
 def test_reranker_learns_silver_labels_and_round_trips(tmp_path: Path, small_corpus) -> None:
@@ -39,7 +39,7 @@ def test_threshold_is_tuned_on_the_downstream_metric(tmp_path: Path) -> None:
 
     from ragbridge.judge import Judge
     from ragbridge.llms import CachedLLM
-    from ragbridge.reranker import tune_threshold
+    from ragbridge.reranker.model import tune_threshold
 
     dev = make_candidates(4)
     llm = CachedLLM(EchoLLM(), tmp_path / "c.sqlite")

@@ -21,8 +21,8 @@ import pytest
 import uvicorn
 
 from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
+from ragbridge.bridged_rag import BridgedRAG
 from ragbridge.llms import CachedLLM
-from ragbridge.pipeline import BridgedRAG
 from ragbridge.retrievers import build_retriever
 from ragbridge.service import ServiceSettings, app_for_path, create_app, load_api_keys
 from ragbridge.tasks import get_task

@@ -18,9 +18,8 @@ from ragbridge.jsonl import InputError, write_jsonl
 from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM, LLMError
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig, SilverSummary, search_batch
-from ragbridge.stages import silver as silver_stage
-from ragbridge.stages.inputs import load_examples
+from ragbridge.silver import stage as silver_stage
+from ragbridge.silver.search import SilverConfig, SilverSummary, search_batch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from silver_fakes import (  # noqa: E402
@@ -155,8 +154,8 @@ def test_bridge_data_can_keep_only_informative_searches(tmp_path: Path) -> None:
     run = _prepare_run(tmp_path / "run", 3)
     rewards = {"q0": {"": 0, "b": 50}, "q1": {"": 0}, "q2": {"": 30}}  # q1: every passage ties
     _run(run, tmp_path / "c.sqlite", EchoLLM(), 3, batch=16, rewards=rewards)
-    every = load_examples(run, "train")
-    kept = load_examples(run, "train", informative_only=True)
+    every = run.examples("train")
+    kept = run.examples("train", informative_only=True)
     assert [e.silver for e in every] == [(1,), (), ()]
     assert [e.item.example.id for e in kept] == ["q0", "q2"]  # q2: passages hurt, empty wins
 
@@ -348,7 +347,7 @@ def test_silver_records_name_their_candidates_and_a_changed_set_is_refused(
     """Positions index passages: records searched on other candidates are refused on resume,
     by the SL data and by the oracle, rather than labelling the wrong passages."""
     from ragbridge.selectors import SilverOracle
-    from ragbridge.stages.inputs import read_silver
+    from ragbridge.silver.records import read_silver
 
     count = 6
     run = _prepare_run(tmp_path / "run", count)
@@ -359,7 +358,7 @@ def test_silver_records_name_their_candidates_and_a_changed_set_is_refused(
     with pytest.raises(InputError, match=r"silver\.jsonl:1: 'q0' was searched on candidates"):
         _run(run, tmp_path / "c.sqlite", EchoLLM(), count)
     with pytest.raises(ValueError, match=r"the candidates changed"):
-        load_examples(run, "train")
+        run.examples("train")
     with pytest.raises(ValueError, match=r"the candidates changed"):
         SilverOracle.from_records(run.candidates("train"), records)
 

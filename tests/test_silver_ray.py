@@ -8,8 +8,8 @@ from ragbridge.jsonl import write_jsonl
 from ragbridge.llms import load_llm
 from ragbridge.records import Candidates, Example, Hit
 from ragbridge.rundir import RunDir
-from ragbridge.silver import SilverConfig
-from ragbridge.stages import silver as silver_stage
+from ragbridge.silver import stage as silver_stage
+from ragbridge.silver.search import SilverConfig
 
 
 def _candidates(small_corpus) -> list[Candidates]:

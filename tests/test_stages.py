@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
+from ragbridge.bridge import rl_stage as rl_stage
 from ragbridge.folders import latest_checkpoint, recover_folder, save_folder
 from ragbridge.jsonl import InputError
 from ragbridge.rundir import RunDir
-from ragbridge.stages import rl as rl_stage
 
 
 def test_a_crash_between_moving_the_old_model_aside_and_renaming_the_new_one_in(
@@ -157,7 +157,7 @@ def test_retrieve_refuses_to_replace_the_candidates_a_silver_was_searched_on(
 
     from ragbridge.data.user_import import import_user_data
     from ragbridge.jsonl import InputError
-    from ragbridge.stages import retrieve
+    from ragbridge.retrievers import stage as retrieve
 
     examples, corpus = tmp_path / "examples.jsonl", tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps({"id": f"p{n}", "text": f"passage about {w}"}) + "\n"

@@ -12,7 +12,9 @@ The public API, importable from the top (heavy modules load on first use)::
 - evaluation: `evaluate_selector`, `paired_bootstrap`
 - configs: `SilverConfig`, `SLConfig`, `RLConfig` (trainers) and one per stage
   (`RetrieveConfig`, `GapConfig`, `SilverStageConfig`, `SLStageConfig`, `RLStageConfig`,
-  `RerankerConfig`, `EvaluateConfig`); the stages themselves are `ragbridge.stages.*.run`
+  `RerankerConfig`, `EvaluateConfig`); each stage is `run` in its concept's
+  package: `retrievers.stage`, `gap.stage`, `silver.stage`, `bridge.sl_stage`,
+  `bridge.rl_stage`, `reranker.stage`, `evaluation.stage`
 """
 
 from __future__ import annotations
@@ -28,17 +30,18 @@ _EXPORTS = {
     "Selector": "ragbridge.selectors", "TopK": "ragbridge.selectors",
     "NoRetrieval": "ragbridge.selectors", "SilverOracle": "ragbridge.selectors",
     "Bridge": "ragbridge.bridge.model", "build_bridge": "ragbridge.bridge.build",
-    "BridgedRAG": "ragbridge.pipeline", "PointwiseReranker": "ragbridge.reranker",
+    "BridgedRAG": "ragbridge.bridged_rag", "PointwiseReranker": "ragbridge.reranker.model",
     "Judge": "ragbridge.judge", "load_llm": "ragbridge.llms", "get_task": "ragbridge.tasks",
     "build_retriever": "ragbridge.retrievers", "load_dataset": "ragbridge.data",
     "RunDir": "ragbridge.rundir", "Passage": "ragbridge.records",
     "Example": "ragbridge.records", "Candidates": "ragbridge.records",
-    "evaluate_selector": "ragbridge.evaluation", "paired_bootstrap": "ragbridge.evaluation",
-    "SilverConfig": "ragbridge.silver", "SLConfig": "ragbridge.bridge.sl",
-    "RLConfig": "ragbridge.bridge.rl", "RetrieveConfig": "ragbridge.stages.retrieve",
-    "GapConfig": "ragbridge.stages.gap", "SilverStageConfig": "ragbridge.stages.silver",
-    "SLStageConfig": "ragbridge.stages.sl", "RLStageConfig": "ragbridge.stages.rl",
-    "RerankerConfig": "ragbridge.stages.reranker", "EvaluateConfig": "ragbridge.stages.evaluate",
+    "evaluate_selector": "ragbridge.evaluation.scoring",
+    "paired_bootstrap": "ragbridge.evaluation.scoring",
+    "SilverConfig": "ragbridge.silver.search", "SLConfig": "ragbridge.bridge.sl",
+    "RLConfig": "ragbridge.bridge.rl", "RetrieveConfig": "ragbridge.retrievers.stage",
+    "GapConfig": "ragbridge.gap.stage", "SilverStageConfig": "ragbridge.silver.stage",
+    "SLStageConfig": "ragbridge.bridge.sl_stage", "RLStageConfig": "ragbridge.bridge.rl_stage",
+    "RerankerConfig": "ragbridge.reranker.stage", "EvaluateConfig": "ragbridge.evaluation.stage",
 }
 
 __all__ = [
@@ -54,27 +57,27 @@ if TYPE_CHECKING:
     from ragbridge.bridge.build import build_bridge
     from ragbridge.bridge.model import Bridge
     from ragbridge.bridge.rl import RLConfig
+    from ragbridge.bridge.rl_stage import RLStageConfig
     from ragbridge.bridge.sl import SLConfig
+    from ragbridge.bridge.sl_stage import SLStageConfig
+    from ragbridge.bridged_rag import BridgedRAG
     from ragbridge.data import load_dataset
-    from ragbridge.evaluation import evaluate_selector, paired_bootstrap
+    from ragbridge.evaluation.scoring import evaluate_selector, paired_bootstrap
+    from ragbridge.evaluation.stage import EvaluateConfig
+    from ragbridge.gap.stage import GapConfig
     from ragbridge.judge import Judge
     from ragbridge.llms import load_llm
     from ragbridge.llms.base import LLM
-    from ragbridge.pipeline import BridgedRAG
     from ragbridge.records import Candidates, Example, Passage
-    from ragbridge.reranker import PointwiseReranker
+    from ragbridge.reranker.model import PointwiseReranker
+    from ragbridge.reranker.stage import RerankerConfig
     from ragbridge.retrievers import build_retriever
     from ragbridge.retrievers.base import Retriever
+    from ragbridge.retrievers.stage import RetrieveConfig
     from ragbridge.rundir import RunDir
     from ragbridge.selectors import NoRetrieval, Selector, SilverOracle, TopK
-    from ragbridge.silver import SilverConfig
-    from ragbridge.stages.evaluate import EvaluateConfig
-    from ragbridge.stages.gap import GapConfig
-    from ragbridge.stages.reranker import RerankerConfig
-    from ragbridge.stages.retrieve import RetrieveConfig
-    from ragbridge.stages.rl import RLStageConfig
-    from ragbridge.stages.silver import SilverStageConfig
-    from ragbridge.stages.sl import SLStageConfig
+    from ragbridge.silver.search import SilverConfig
+    from ragbridge.silver.stage import SilverStageConfig
     from ragbridge.tasks import get_task
     from ragbridge.tasks.base import Task
 

@@ -1,8 +1,9 @@
 """The `ragbridge` command line: parse options, call a stage, render its report.
 
 Every stage option comes from the stage's config dataclass (`ragbridge.options`), so the
-defaults live in one place; stage logic lives in `ragbridge.stages`, rendering in
-`ragbridge.render`.
+defaults live in one place; each stage lives in the package of its concept (`retrievers`,
+`gap`, `silver`, `bridge`, `reranker`, `evaluation`: `*.stage`, `bridge.sl_stage`,
+`bridge.rl_stage`), rendering in `ragbridge.render`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from ragbridge.bridge.rl_stage import RLStageConfig
+from ragbridge.bridge.sl_stage import SLStageConfig
+from ragbridge.evaluation.stage import EvaluateConfig
+from ragbridge.gap.stage import GapConfig
 from ragbridge.llms import LLMOptions
 from ragbridge.options import from_configs
-from ragbridge.stages.evaluate import EvaluateConfig
-from ragbridge.stages.gap import GapConfig
-from ragbridge.stages.reranker import RerankerConfig
-from ragbridge.stages.retrieve import RetrieveConfig
-from ragbridge.stages.rl import RLStageConfig
-from ragbridge.stages.silver import SilverStageConfig
-from ragbridge.stages.sl import SLStageConfig
+from ragbridge.reranker.stage import RerankerConfig
+from ragbridge.retrievers.stage import RetrieveConfig
+from ragbridge.silver.stage import SilverStageConfig
 
 app = typer.Typer(help="BGM: bridge the preference gap between a frozen retriever and LLM.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -113,8 +114,8 @@ def data_import(
 @from_configs
 def retrieve(run: RunOption, config: RetrieveConfig) -> None:
     """Retrieve top-K candidates into RUN/candidates.jsonl (K fixed for the run); recall."""
+    from ragbridge.retrievers import stage
     from ragbridge.rundir import RunDir
-    from ragbridge.stages import retrieve as stage
 
     result = _run_stage(stage.run, RunDir(run), config)
     for split, recall in result.recall.items():
@@ -129,9 +130,9 @@ def retrieve(run: RunOption, config: RetrieveConfig) -> None:
 @from_configs
 def gap(run: RunOption, config: GapConfig, llm: LLMOptions) -> None:
     """Preference-gap probe: order, selection and repetition, measured on the frozen LLM."""
+    from ragbridge.gap import stage
     from ragbridge.render import gap_table
     from ragbridge.rundir import RunDir
-    from ragbridge.stages import gap as stage
 
     result = _run_stage(stage.run, RunDir(run), config, llm.load())
     console.print(gap_table(result.report, result.title))
@@ -146,7 +147,7 @@ def silver(run: RunOption, config: SilverStageConfig, llm: LLMOptions) -> None:
     silver-SPLIT.jsonl); a rerun resumes."""
     from ragbridge.render import silver_table
     from ragbridge.rundir import RunDir
-    from ragbridge.stages import silver as stage
+    from ragbridge.silver import stage
 
     summary = _run_stage(stage.run, RunDir(run), config, llm.load())
     console.print(silver_table(summary, f"silver search ({config.split})"))
@@ -156,8 +157,8 @@ def silver(run: RunOption, config: SilverStageConfig, llm: LLMOptions) -> None:
 @from_configs
 def train_sl(run: RunOption, config: SLStageConfig, llm: LLMOptions) -> None:
     """SL stage: fine-tune a bridge on the run's silver; dev metric each epoch; resumes."""
+    from ragbridge.bridge import sl_stage as stage
     from ragbridge.rundir import RunDir
-    from ragbridge.stages import sl as stage
 
     def show(epoch: dict[str, Any]) -> None:
         console.print(f"epoch {epoch['epoch']}: dev {epoch['metric']:.1f}, sequence EM "
@@ -174,8 +175,8 @@ def train_sl(run: RunOption, config: SLStageConfig, llm: LLMOptions) -> None:
 @from_configs
 def train_rl(run: RunOption, config: RLStageConfig, llm: LLMOptions) -> None:
     """RL stage: PPO (or RLOO) on the downstream reward from the SL bridge; resumes."""
+    from ragbridge.bridge import rl_stage as stage
     from ragbridge.rundir import RunDir
-    from ragbridge.stages import rl as stage
 
     result = _run_stage(stage.run, RunDir(run), config, llm.load())
     dev = result.history["dev"]
@@ -190,8 +191,8 @@ def train_rl(run: RunOption, config: RLStageConfig, llm: LLMOptions) -> None:
 @from_configs
 def train_reranker(run: RunOption, config: RerankerConfig, llm: LLMOptions) -> None:
     """Point-wise baseline: a MiniLM cross-encoder on silver labels, threshold tuned on dev."""
+    from ragbridge.reranker import stage
     from ragbridge.rundir import RunDir
-    from ragbridge.stages import reranker as stage
 
     with _clear_errors():
         result = stage.run(RunDir(run), config, llm.load())
@@ -205,9 +206,9 @@ def train_reranker(run: RunOption, config: RerankerConfig, llm: LLMOptions) -> N
 @from_configs
 def evaluate(run: RunOption, config: EvaluateConfig, llm: LLMOptions) -> None:
     """Downstream metric, passages, prompt tokens and choice diversity for every method."""
+    from ragbridge.evaluation import stage
     from ragbridge.render import results_table
     from ragbridge.rundir import RunDir
-    from ragbridge.stages import evaluate as stage
 
     result = _run_stage(stage.run, RunDir(run), config, llm.load())
     console.print(results_table(result.results, result.title, result.metric,

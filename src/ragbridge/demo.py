@@ -11,7 +11,7 @@ SmolLM2 measurement (BENCHMARKS.md, "Results"), `qwen-study` the one on Qwen2.5-
 the study's LLM judgments (`ragbridge.replay`) so that only what is new reaches the LLM;
 `quick` is a first look.
 
-It only sequences the stages (`ragbridge.stages`) and renders their reports
+It only sequences the stages (each `run` in its concept's package) and renders their reports
 (`ragbridge.render`); every stage resumes, so a rerun continues where it stopped.
 """
 
@@ -25,7 +25,11 @@ from typing import Any
 
 from rich.console import Console
 
+from ragbridge.bridge import rl_stage as rl
+from ragbridge.bridge import sl_stage as sl
 from ragbridge.bridge.sl import SLConfig
+from ragbridge.evaluation import stage as evaluate
+from ragbridge.gap import stage as gap
 from ragbridge.jsonl import write_json
 from ragbridge.llms import CachedLLM, load_llm
 from ragbridge.paths import dataset_dir
@@ -41,8 +45,10 @@ from ragbridge.recipes import (
     select_tasks,
 )
 from ragbridge.render import gap_table, results_table, silver_table, write_markdown
+from ragbridge.reranker import stage as reranker
+from ragbridge.retrievers import stage as retrieve
 from ragbridge.rundir import RunDir
-from ragbridge.stages import evaluate, gap, reranker, retrieve, rl, silver, sl
+from ragbridge.silver import stage as silver
 
 __all__ = ["RECIPES", "Demo", "DemoSizes", "DemoTask", "Recipe", "demo_sizes", "recipe",
            "run_demo", "select_tasks", "utility_run"]

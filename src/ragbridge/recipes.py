@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ragbridge.bridge.rl import RLConfig
-from ragbridge.silver import SilverConfig
+from ragbridge.silver.search import SilverConfig
 
 SMOLLM2 = "smollm2-fp32"  # same replies at any batch size, on any CPU: its judgments ship
 QWEN_05B = "llamacpp:qwen2.5-coder-0.5b"  # the study LLM that reads its passages (issue 28)

@@ -18,9 +18,9 @@ from ragbridge.jsonl import atomic_write_text
 from ragbridge.progress import ProgressCallback, ProgressUpdate
 
 if TYPE_CHECKING:
-    from ragbridge.evaluation import Comparison, MethodResult
-    from ragbridge.gap import GapReport
-    from ragbridge.silver import SilverSummary
+    from ragbridge.evaluation.scoring import Comparison, MethodResult
+    from ragbridge.gap.probe import GapReport
+    from ragbridge.silver.search import SilverSummary
 
 
 # ---- progress ---------------------------------------------------------------------------

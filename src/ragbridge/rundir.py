@@ -25,6 +25,7 @@ from ragbridge.jsonl import InputError, read_jsonl, write_json
 from ragbridge.records import Candidates
 
 if TYPE_CHECKING:
+    from ragbridge.bridge.data import BridgeExample
     from ragbridge.tasks import Task
 
 _VERSIONED = ("ragbridge", "torch", "transformers", "sentence-transformers", "bm25s", "sacrebleu",
@@ -97,6 +98,21 @@ class RunDir:
             shutil.copyfile(self.candidates_path, run.candidates_path)
             run.record("retrieve", self.config()["retrieve"])
         return run
+
+    def examples(self, split: str, limit: int | None = None, need_silver: bool = True,
+                 informative_only: bool = False) -> list[BridgeExample]:
+        """The candidates of `split` with their silver positions where searched (the first
+        `limit`; `need_silver`: only the searched ones, and the silver file must exist)."""
+        from ragbridge.bridge.data import join_silver
+        from ragbridge.silver.records import read_silver
+
+        path = self.silver_path(split)
+        if need_silver and not path.exists():
+            raise FileNotFoundError(f"{path} missing: run `ragbridge silver --split {split}`")
+        records = read_silver(path) if path.exists() else []
+        examples = join_silver(self.candidates(split), records, need_silver=need_silver,
+                               informative_only=informative_only, source=str(path))
+        return examples[:limit]
 
     # ---- settings -----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:

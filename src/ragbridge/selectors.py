@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ragbridge.records import Passage
-from ragbridge.silver import require_same_candidates
+from ragbridge.silver.records import require_same_candidates
 
 
 @runtime_checkable

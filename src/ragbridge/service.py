@@ -35,7 +35,7 @@ from ragbridge.records import Passage
 from ragbridge.selectors import Selector
 
 if TYPE_CHECKING:
-    from ragbridge.pipeline import BridgedRAG
+    from ragbridge.bridged_rag import BridgedRAG
 
 LOG = logging.getLogger("ragbridge.service")
 Item = TypeVar("Item")
@@ -319,7 +319,7 @@ def app_for_path(path: Path, settings: ServiceSettings, llm_spec: str | None = N
 
     if (path / "bridge_config.json").exists():
         return create_app(Bridge.from_pretrained(path), settings, name=str(path))
-    from ragbridge.pipeline import BridgedRAG, best_bridge_folder
+    from ragbridge.bridged_rag import BridgedRAG, best_bridge_folder
 
     pipeline = BridgedRAG.from_run(path, llm_spec=llm_spec)
     return create_app(pipeline.selector, settings, pipeline,

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragbridge.records import Candidates, Passage
-from ragbridge.silver import first_step_utilities, is_informative, require_same_candidates
+from ragbridge.silver.records import (
+    first_step_utilities,
+    is_informative,
+    require_same_candidates,
+)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ only on the seed and the iteration). The best greedy dev metric is kept as `OUT/
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -35,11 +34,12 @@ from typing import Any
 
 import torch
 
+from ragbridge.bridge import checkpoints
 from ragbridge.bridge.data import BridgeExample, examples_digest
 from ragbridge.bridge.model import Bridge
 from ragbridge.bridge.sl import evaluate_bridge
 from ragbridge.fingerprint import weights_digest
-from ragbridge.folders import latest_checkpoint, prune_checkpoints, save_folder
+from ragbridge.folders import save_folder
 from ragbridge.jsonl import write_json
 from ragbridge.judge import Judge
 from ragbridge.progress import ProgressCallback, report
@@ -279,22 +279,11 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
         reference.freeze_encoder()
     # what a resume must share: the start (the KL reference is rebuilt from it) and the data
     origin = {"start": weights_digest(reference.model), "data": examples_digest(train)}
-    checkpoint = latest_checkpoint(out)
-    if checkpoint:
-        state = json.loads((checkpoint / "state.json").read_text())
-        # a knob added after the checkpoint was written counts as its default
-        earlier = {**asdict(RLConfig()), **state["config"], "iterations": config.iterations}
-        if earlier != asdict(config):
-            changed = sorted(k for k in asdict(config) if earlier.get(k) != asdict(config)[k])
-            raise ValueError(f"{checkpoint} was trained with other settings ({', '.join(changed)}"
-                             f"); move {out} away or use the same settings to resume")
-        changed = [name for name in origin if state.get(name, origin[name]) != origin[name]]
-        if changed:  # (checkpoints written before these digests: unchecked)
-            what = {"start": "from another start bridge (its KL reference)",
-                    "data": "on other training queries or candidates"}
-            raise ValueError(f"{checkpoint} was trained {' and '.join(what[c] for c in changed)}"
-                             f"; move {out} away or resume with the same start and data")
-        state.update(config=asdict(config), **origin)
+    checkpoint, state = checkpoints.resume(
+        out, asdict(config), asdict(RLConfig()), "iterations", origin,
+        {"start": "from another start bridge (its KL reference)",
+         "data": "on other training queries or candidates"})
+    if checkpoint and state:
         policy = Bridge.from_pretrained(checkpoint / "policy", device=config.device)
     else:
         policy = fresh_reference()
@@ -314,11 +303,11 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
                                            lr=config.value_learning_rate)
     optimizer = torch.optim.AdamW([p for p in policy.trainable_parameters() if p.requires_grad],
                                   lr=config.learning_rate)
+    tensors: dict[str, Any] = {"optimizer": optimizer}
+    if value_head is not None and value_optimizer is not None:
+        tensors.update(value_head=value_head, value_optimizer=value_optimizer)
     if checkpoint:
-        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
-        if value_head is not None and value_optimizer is not None:
-            value_head.load_state_dict(torch.load(checkpoint / "value_head.pt"))
-            value_optimizer.load_state_dict(torch.load(checkpoint / "value_optimizer.pt"))
+        checkpoints.load_tensors(checkpoint, tensors)
 
     def evaluate(iteration: int) -> None:
         dev_report = evaluate_bridge(policy, dev, judge)
@@ -328,15 +317,8 @@ def train_rl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
             save_folder(out / "model", policy.save_pretrained)
 
     def save(iteration: int) -> None:
-        def write(folder: Path) -> None:
-            policy.save_pretrained(folder / "policy")
-            torch.save(optimizer.state_dict(), folder / "optimizer.pt")
-            if value_head is not None and value_optimizer is not None:
-                torch.save(value_head.state_dict(), folder / "value_head.pt")
-                torch.save(value_optimizer.state_dict(), folder / "value_optimizer.pt")
-            write_json(folder / "state.json", state)
-
-        prune_checkpoints(out, keep=save_folder(out / f"checkpoint-{iteration}", write))
+        checkpoints.save(out, iteration, state,
+                         lambda folder: policy.save_pretrained(folder / "policy"), tensors)
 
     if state["iteration"] == 0 and dev:
         evaluate(0)

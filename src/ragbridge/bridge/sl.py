@@ -10,7 +10,6 @@ epoch by the dev metric is kept as `OUT/model/`.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -20,12 +19,13 @@ from typing import Any
 
 import torch
 
+from ragbridge.bridge import checkpoints
 from ragbridge.bridge.build import build_bridge
 from ragbridge.bridge.data import BridgeExample, examples_digest
 from ragbridge.bridge.format import BridgeFormat
 from ragbridge.bridge.model import Bridge
-from ragbridge.evaluation import Diversity
-from ragbridge.folders import latest_checkpoint, prune_checkpoints, save_folder
+from ragbridge.evaluation.scoring import Diversity
+from ragbridge.folders import save_folder
 from ragbridge.jsonl import write_json
 from ragbridge.judge import Judge
 from ragbridge.progress import ProgressCallback, report
@@ -136,18 +136,6 @@ def make_optimizer(bridge: Bridge, config: SLConfig) -> torch.optim.Optimizer:
           "lr": config.head_learning_rate}], weight_decay=config.weight_decay)
 
 
-def _save_checkpoint(out: Path, epoch: int, bridge: Bridge, optimizer: torch.optim.Optimizer,
-                     state: dict[str, Any]) -> Path:
-    def write(folder: Path) -> None:
-        bridge.save_pretrained(folder)
-        torch.save(optimizer.state_dict(), folder / "optimizer.pt")
-        write_json(folder / "state.json", state)
-
-    final = save_folder(out / f"checkpoint-{epoch}", write)
-    prune_checkpoints(out, keep=final)
-    return final
-
-
 def _best_epoch(state: dict[str, Any]) -> int:
     """The epoch with the best dev metric (exact match breaks ties, then the earlier)."""
     return max(state["dev"], key=lambda d: (d["metric"], d["exact_match"], -d["epoch"]))["epoch"]
@@ -165,20 +153,11 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
                          "informative)")
     settings = {**asdict(config), "k": k}
     data = examples_digest(train)
-    checkpoint = latest_checkpoint(out)
-    if checkpoint:
+    checkpoint, state = checkpoints.resume(
+        out, settings, asdict(SLConfig()), "epochs", {"data": data},
+        {"data": "on other examples or silver than the run's now"})
+    if checkpoint and state:
         bridge = Bridge.from_pretrained(checkpoint, device=config.device)
-        state = json.loads((checkpoint / "state.json").read_text())
-        # a knob added since the checkpoint was written counts at its default
-        earlier = {**asdict(SLConfig()), **state["config"], "epochs": config.epochs}
-        if earlier != settings:  # more epochs may be asked for; nothing else may change
-            changed = sorted(key for key in settings if earlier.get(key) != settings[key])
-            raise ValueError(f"{checkpoint} was trained with other settings ({', '.join(changed)}"
-                             f"); move {out} away or use the same settings to resume")
-        if state.get("data", data) != data:  # (checkpoints before the digest: unchecked)
-            raise ValueError(f"{checkpoint} was trained on other examples or silver than the "
-                             f"run's now; move {out} away to train on the new silver")
-        state["config"], state["data"] = settings, data
     else:
         bridge = build_bridge(config.family, config.bridge_format(k), config.device,
                               config.seed)
@@ -188,7 +167,7 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
     state["selection"] = "best dev epoch" if dev else "last epoch (no dev examples)"
     optimizer = make_optimizer(bridge, config)
     if checkpoint:
-        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
+        checkpoints.load_tensors(checkpoint, {"optimizer": optimizer})
     steps = (len(train) + config.batch_size - 1) // config.batch_size
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         order = list(range(len(train)))
@@ -215,7 +194,7 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
         if dev:
             dev_report = evaluate_bridge(bridge, dev, judge)
             state["dev"].append({"epoch": epoch, **asdict(dev_report)})
-        _save_checkpoint(out, epoch, bridge, optimizer, state)
+        checkpoints.save(out, epoch, state, bridge.save_pretrained, {"optimizer": optimizer})
         if not dev or _best_epoch(state) == epoch:
             save_folder(out / "model", bridge.save_pretrained)
         if on_epoch and dev:

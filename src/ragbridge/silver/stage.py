@@ -25,14 +25,8 @@ from ragbridge.llms import CachedLLM
 from ragbridge.progress import ProgressCallback, report
 from ragbridge.records import Candidates
 from ragbridge.rundir import RunDir
-from ragbridge.silver import (
-    SilverConfig,
-    SilverSummary,
-    candidates_mismatch,
-    search_batch,
-    summarize,
-)
-from ragbridge.stages.inputs import read_silver
+from ragbridge.silver.records import candidates_mismatch, cost_path, read_silver, settings_path
+from ragbridge.silver.search import SilverConfig, SilverSummary, search_batch, summarize
 
 
 @dataclass(frozen=True)
@@ -44,16 +38,6 @@ class SilverStageConfig:
     workers: int = field(default=1, metadata={"help": "Ray workers (1: no Ray)"})
     ray_address: str | None = field(default=None, metadata={"help": "Existing Ray cluster"})
     search: SilverConfig = field(default_factory=SilverConfig)
-
-
-def settings_path(path: Path) -> Path:
-    """The settings file kept beside a silver file."""
-    return path.with_name(path.stem + ".settings.json")
-
-
-def cost_path(path: Path) -> Path:
-    """What the records of a silver file cost, summed over every run that wrote them."""
-    return path.with_name(path.stem + ".cost.json")
 
 
 def _earlier_cost(path: Path, done: int) -> dict[str, float]:
@@ -167,7 +151,7 @@ def _ray_windows(windows: list[list[Candidates]], judge: Judge, config: SilverCo
     """Fan windows out over Ray actors (one model each); yield results in input order."""
     import ray
 
-    from ragbridge.silver_worker import SilverWorker
+    from ragbridge.silver.worker import SilverWorker
 
     recipe = judge.llm.recipe
     if recipe is None:

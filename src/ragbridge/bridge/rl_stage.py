@@ -16,7 +16,6 @@ from ragbridge.llms import CachedLLM
 from ragbridge.progress import ProgressCallback
 from ragbridge.render import plot_rl
 from ragbridge.rundir import RunDir
-from ragbridge.stages.inputs import load_examples
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,8 @@ def run(run_dir: RunDir, config: RLStageConfig, llm: CachedLLM,
     """Train (or resume) `RUN/bridge-rl` (or `config.out`); rewards from the run's task."""
     k = run_dir.settings().k
     begin = _start(run_dir, config.start, k, config.trainer)
-    train = load_examples(run_dir, "train", config.train_limit, need_silver=False)
-    dev = load_examples(run_dir, "dev", config.dev_limit, need_silver=False)
+    train = run_dir.examples("train", config.train_limit, need_silver=False)
+    dev = run_dir.examples("dev", config.dev_limit, need_silver=False)
     judge = Judge(run_dir.task(), llm, config.trainer.metric)
     out = config.out or run_dir.bridge_path("bridge-rl")
     with run_dir.lock(f"train-rl {out.name}"):

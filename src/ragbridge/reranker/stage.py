@@ -14,9 +14,8 @@ from typing import Any
 from ragbridge.folders import save_folder
 from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM
-from ragbridge.reranker import PointwiseReranker, tune_threshold
+from ragbridge.reranker.model import PointwiseReranker, tune_threshold
 from ragbridge.rundir import RunDir
-from ragbridge.stages.inputs import load_examples
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,8 @@ def run(run_dir: RunDir, config: RerankerConfig, llm: CachedLLM) -> RerankerRepo
     """Train on train silver, tune on dev, save."""
     import torch
 
-    train = load_examples(run_dir, "train")
-    dev = load_examples(run_dir, "dev", config.dev_limit, need_silver=False)
+    train = run_dir.examples("train")
+    dev = run_dir.examples("dev", config.dev_limit, need_silver=False)
     folder = config.out or run_dir.reranker_path
     with run_dir.lock("train-reranker"):
         torch.manual_seed(config.seed)

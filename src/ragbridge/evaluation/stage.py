@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragbridge.evaluation import (
+from ragbridge.evaluation.scoring import (
     Comparison,
     Kind,
     MethodResult,
@@ -31,7 +31,7 @@ from ragbridge.records import Candidates
 from ragbridge.render import plot_results, results_markdown, write_markdown
 from ragbridge.rundir import RunDir
 from ragbridge.selectors import NoRetrieval, Selector, SilverOracle, TopK
-from ragbridge.stages.inputs import read_silver
+from ragbridge.silver.records import read_silver
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def run(run_dir: RunDir, config: EvaluateConfig, llm: CachedLLM,
     split's silver covers all of them (otherwise the title says why it is left out)."""
     from ragbridge.bridge import Bridge
     from ragbridge.folders import reading
-    from ragbridge.reranker import PointwiseReranker
+    from ragbridge.reranker.model import PointwiseReranker
 
     settings = run_dir.settings()
     bridges = config.named_bridges()

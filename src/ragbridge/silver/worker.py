@@ -6,7 +6,7 @@ from typing import Any
 
 from ragbridge.judge import Judge
 from ragbridge.records import Candidates
-from ragbridge.silver import SilverConfig, search_batch
+from ragbridge.silver.search import SilverConfig, search_batch
 from ragbridge.tasks import Task
 
 

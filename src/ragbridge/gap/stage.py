@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, replace
 
-from ragbridge.gap import GapReport, run_gap_probe
+from ragbridge.gap.probe import GapReport, run_gap_probe
 from ragbridge.jsonl import write_json
 from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM

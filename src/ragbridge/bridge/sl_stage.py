@@ -12,7 +12,6 @@ from ragbridge.llms import CachedLLM
 from ragbridge.progress import ProgressCallback
 from ragbridge.render import plot_sl
 from ragbridge.rundir import RunDir
-from ragbridge.stages.inputs import load_examples
 
 
 @dataclass(frozen=True)
@@ -46,9 +45,9 @@ def run(run_dir: RunDir, config: SLStageConfig, llm: CachedLLM,
         on_epoch: Any = None) -> SLReport:
     """Train (or resume) `RUN/bridge-sl` (or `config.out`) on the run's silver."""
     k = run_dir.settings().k
-    train = load_examples(run_dir, "train", config.limit,
+    train = run_dir.examples("train", config.limit,
                           informative_only=config.informative_only)
-    dev = load_examples(run_dir, "dev", config.dev_limit, need_silver=False)
+    dev = run_dir.examples("dev", config.dev_limit, need_silver=False)
     judge = Judge(run_dir.task(), llm)
     out = config.out or run_dir.bridge_path("bridge-sl")
     with run_dir.lock("train-sl"):

@@ -1,0 +1,1 @@
+"""The preference-gap probe (`probe`) and its stage over a run directory (`stage`)."""

@@ -1,0 +1,1 @@
+"""The point-wise reranker baseline (`model`) and its training stage (`stage`)."""
