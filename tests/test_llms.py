@@ -167,14 +167,23 @@ def test_http_scoring_without_a_chat_template_or_logprobs_is_a_clear_error(
 
 
 def test_llamacpp_scores_close_to_the_reference(smollm2) -> None:
-    """llama.cpp's quantized kernels: the same tokens, likelihoods within 0.5 nats/token."""
+    """llama.cpp's GGUF against fp32 transformers on the same model: the same tokens, means
+    within 0.25 nats/token (measured up to 0.19 here), and the same verdict on a right and a
+    wrong reply where the reference backend sees them more than 0.5 nats apart (a bound
+    that a reply scored against another prompt's, or a wrong sign, would break)."""
     from ragbridge.llms import build_llm
 
-    references = ["Paris", "Blue", "4"]
-    quantized = build_llm("llamacpp").score(PROMPTS, references)
-    reference = smollm2.score(PROMPTS, references)
+    right, wrong = ["Paris", "Blue", "4"], ["London", "Green", "5"]
+    llama = build_llm("llamacpp")
+    quantized = llama.score(PROMPTS * 2, right + wrong)
+    reference = smollm2.score(PROMPTS * 2, right + wrong)
     assert [v.tokens for v in quantized] == [v.tokens for v in reference]
-    assert all(abs(a.mean - b.mean) < 0.5 for a, b in zip(quantized, reference, strict=True))
+    assert all(abs(a.mean - b.mean) < 0.25 for a, b in zip(quantized, reference, strict=True))
+    apart = [i for i in range(3) if abs(reference[i].mean - reference[i + 3].mean) > 0.5]
+    assert apart, "no pair far enough apart to compare verdicts"
+    for i in apart:
+        assert (quantized[i].mean > quantized[i + 3].mean) == (
+            reference[i].mean > reference[i + 3].mean), (right[i], wrong[i])
 
 
 def test_llamacpp_scores_as_a_full_logits_pass_does() -> None:
