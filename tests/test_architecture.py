@@ -90,6 +90,12 @@ def test_no_module_imports_another_that_imports_it_back() -> None:
     assert not any("ragbridge.cli" in targets for targets in graph.values())
 
 
+def test_only_the_cli_and_the_demo_draw_in_the_terminal() -> None:
+    graph = import_graph()
+    drawing = {m for m, targets in graph.items() if "ragbridge.terminal" in targets}
+    assert drawing == {"ragbridge.cli", "ragbridge.demo"}
+
+
 def test_domain_code_does_not_know_the_run_directory() -> None:
     graph = import_graph()
     for module in ("ragbridge.silver.search", "ragbridge.silver.records",

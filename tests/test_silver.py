@@ -227,7 +227,7 @@ def test_two_processes_cannot_write_one_run(tmp_path: Path) -> None:
 def _rendered(summary: SilverSummary) -> str:
     from rich.console import Console
 
-    from ragbridge.render import silver_table
+    from ragbridge.terminal import silver_table
 
     console = Console(record=True, width=120)
     console.print(silver_table(summary, "silver"))

@@ -3,7 +3,7 @@
 Every stage option comes from the stage's config dataclass (`ragbridge.options`), so the
 defaults live in one place; each stage lives in the package of its concept (`retrievers`,
 `gap`, `silver`, `bridge`, `reranker`, `evaluation`: `*.stage`, `bridge.sl_stage`,
-`bridge.rl_stage`), rendering in `ragbridge.render`.
+`bridge.rl_stage`), terminal rendering in `ragbridge.terminal`.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _clear_errors() -> Iterator[None]:
 
 def _run_stage(stage: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a stage with progress bars on and errors made clear."""
-    from ragbridge.render import rich_progress
+    from ragbridge.terminal import rich_progress
 
     with _clear_errors(), rich_progress(console) as progress:
         return stage(*args, progress=progress, **kwargs)
@@ -131,8 +131,8 @@ def retrieve(run: RunOption, config: RetrieveConfig) -> None:
 def gap(run: RunOption, config: GapConfig, llm: LLMOptions) -> None:
     """Preference-gap probe: order, selection and repetition, measured on the frozen LLM."""
     from ragbridge.gap import stage
-    from ragbridge.render import gap_table
     from ragbridge.rundir import RunDir
+    from ragbridge.terminal import gap_table
 
     result = _run_stage(stage.run, RunDir(run), config, llm.load())
     console.print(gap_table(result.report, result.title))
@@ -145,9 +145,9 @@ def gap(run: RunOption, config: GapConfig, llm: LLMOptions) -> None:
 def silver(run: RunOption, config: SilverStageConfig, llm: LLMOptions) -> None:
     """Greedy silver passage sequences (SL data) into RUN/silver.jsonl (other splits:
     silver-SPLIT.jsonl); a rerun resumes."""
-    from ragbridge.render import silver_table
     from ragbridge.rundir import RunDir
     from ragbridge.silver import stage
+    from ragbridge.terminal import silver_table
 
     summary = _run_stage(stage.run, RunDir(run), config, llm.load())
     console.print(silver_table(summary, f"silver search ({config.split})"))
@@ -207,8 +207,8 @@ def train_reranker(run: RunOption, config: RerankerConfig, llm: LLMOptions) -> N
 def evaluate(run: RunOption, config: EvaluateConfig, llm: LLMOptions) -> None:
     """Downstream metric, passages, prompt tokens and choice diversity for every method."""
     from ragbridge.evaluation import stage
-    from ragbridge.render import results_table
     from ragbridge.rundir import RunDir
+    from ragbridge.terminal import results_table
 
     result = _run_stage(stage.run, RunDir(run), config, llm.load())
     console.print(results_table(result.results, result.title, result.metric,
@@ -333,8 +333,8 @@ def demo(
     the metric and the chosen utility, SL bridges, the point-wise reranker, RL-only and SL+RL
     bridges, and the test tables."""
     from ragbridge.demo import recipe, run_demo
-    from ragbridge.render import rich_progress
     from ragbridge.replay import replay_source
+    from ragbridge.terminal import rich_progress
 
     with _clear_errors():
         plan = recipe("quick" if quick else preset, llm=llm, gap_n=gap_n, silver_n=silver_n,

@@ -12,7 +12,8 @@ the study's LLM judgments (`ragbridge.replay`) so that only what is new reaches 
 `quick` is a first look.
 
 It only sequences the stages (each `run` in its concept's package) and renders their reports
-(`ragbridge.render`); every stage resumes, so a rerun continues where it stopped.
+(`ragbridge.terminal`, `ragbridge.render`); every stage resumes, so a rerun continues
+where it stopped.
 """
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ from ragbridge.recipes import (
     recipe,
     select_tasks,
 )
-from ragbridge.render import gap_table, results_table, silver_table, write_markdown
+from ragbridge.render import write_markdown
 from ragbridge.reranker import stage as reranker
 from ragbridge.retrievers import stage as retrieve
 from ragbridge.rundir import RunDir
 from ragbridge.silver import stage as silver
+from ragbridge.terminal import gap_table, results_table, silver_table
 
 __all__ = ["RECIPES", "Demo", "DemoSizes", "DemoTask", "Recipe", "demo_sizes", "recipe",
            "run_demo", "select_tasks", "utility_run"]

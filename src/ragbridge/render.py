@@ -1,50 +1,21 @@
-"""All rendering of reports: rich tables in the terminal, Markdown files, PNG plots, progress.
+"""Reports written to files: Markdown tables and PNG plots (the terminal's tables and
+progress bars are in `ragbridge.terminal`).
 
-Stages return plain reports; the CLI and the demo render them here. Plots need matplotlib
+Stages return plain reports and write their files through this module. Plots need matplotlib
 (`pip install 'ragbridge[plots]'`); without it every `plot_*` returns None and writes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
 from ragbridge.jsonl import atomic_write_text
-from ragbridge.progress import ProgressCallback, ProgressUpdate
 
 if TYPE_CHECKING:
     from ragbridge.evaluation.scoring import Comparison, MethodResult
     from ragbridge.gap.probe import GapReport
-    from ragbridge.silver.search import SilverSummary
-
-
-# ---- progress ---------------------------------------------------------------------------
-@contextmanager
-def rich_progress(console: Console | None = None) -> Iterator[ProgressCallback]:
-    """A progress callback drawing one rich bar per label while the block runs."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    bars: dict[str, Any] = {}
-    columns = (TextColumn("[bold]{task.description}[/bold]"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
-    with Progress(*columns, console=console, transient=False) as progress:
-        def update(event: ProgressUpdate) -> None:
-            if event.label not in bars:
-                bars[event.label] = progress.add_task(event.label, total=event.total, info="")
-            progress.update(bars[event.label], completed=event.completed, total=event.total,
-                            info=event.info)
-        yield update
 
 
 # ---- plots ------------------------------------------------------------------------------
@@ -178,46 +149,6 @@ def gap_markdown(report: GapReport, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gap_table(report: GapReport, title: str) -> Table:
-    """The gap table for the terminal."""
-    table = Table(title=f"{title} — {report.examples} examples, K={report.k}")
-    table.add_column("arrangement")
-    table.add_column("kind")
-    metrics = list(report.rows[0].scores) if report.rows else []
-    for metric in metrics:
-        table.add_column(metric + (" *" if metric == report.primary_metric else ""),
-                         justify="right")
-    table.add_column("passages", justify="right")
-    for row in report.rows:
-        table.add_row(row.name, row.kind, *(f"{row.scores[m]:.1f}" for m in metrics),
-                      f"{row.passages:.2f}")
-    return table
-
-
-# ---- silver -------------------------------------------------------------------------------
-def silver_table(summary: SilverSummary, title: str = "silver search") -> Table:
-    """The silver search summary for the terminal."""
-    table = Table(title=f"{title} — {summary.queries} queries")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for label, value in [("mean silver score", f"{summary.mean_silver:.1f}"),
-                         ("mean top-K score", "not measured" if summary.mean_top_k is None
-                          else f"{summary.mean_top_k:.1f}"),
-                         ("mean empty score", f"{summary.mean_empty:.1f}"),
-                         ("mean sequence length", f"{summary.mean_length:.2f}"),
-                         ("empty sequences %", f"{summary.share_empty:.1f}"),
-                         ("sequences with repeats %", f"{summary.share_repeated:.1f}"),
-                         ("informative searches %", f"{summary.share_informative:.1f}"),
-                         ("LLM calls per query",
-                          f"{summary.llm_calls / max(summary.costed, 1):.1f}"
-                          + ("" if summary.costed == summary.queries
-                             else f" (cost known for {summary.costed} queries)")),
-                         ("cache hits", str(summary.cache_hits)),
-                         ("seconds", f"{summary.seconds:.0f}")]:
-        table.add_row(label, value)
-    return table
-
-
 # ---- evaluation ---------------------------------------------------------------------------
 def result_columns(unit: str = "tokens") -> tuple[str, ...]:
     """The columns after the metric; prompt lengths in `unit` (tokens, or words where the
@@ -226,7 +157,7 @@ def result_columns(unit: str = "tokens") -> tuple[str, ...]:
             "select ms/query")
 
 
-def _result_cells(result: MethodResult) -> list[str]:
+def result_cells(result: MethodResult) -> list[str]:
     diversity = result.diversity
     return [f"{result.passages:.2f}", f"{result.prompt_tokens:.0f}",
             f"{diversity.first_is_top1:.0f}", f"{diversity.empty:.0f}",
@@ -239,23 +170,11 @@ def results_markdown(results: Sequence[MethodResult], title: str, metric: str,
     columns = result_columns(unit)
     lines = [f"**{title}**", "", f"| method | {metric} | " + " | ".join(columns) + " |",
              "|---|---:|" + "---:|" * len(columns)]
-    lines += [f"| {r.method} | {r.metric:.1f} | " + " | ".join(_result_cells(r)) + " |"
+    lines += [f"| {r.method} | {r.metric:.1f} | " + " | ".join(result_cells(r)) + " |"
               for r in results]
     if comparisons:
         lines += ["", *(f"- {c.line()}" for c in comparisons)]
     return "\n".join(lines) + "\n"
-
-
-def results_table(results: Sequence[MethodResult], title: str, metric: str,
-                  unit: str = "tokens") -> Table:
-    """The methods for the terminal."""
-    table = Table(title=title)
-    table.add_column("method")
-    for column in (metric, *result_columns(unit)):
-        table.add_column(column, justify="right")
-    for result in results:
-        table.add_row(result.method, f"{result.metric:.1f}", *_result_cells(result))
-    return table
 
 
 def write_markdown(path: Path, sections: Sequence[str]) -> None:
