@@ -45,7 +45,8 @@ TASKS = (
     DemoTask("nq-wiki-dense", "nq-wiki", "dense", "metric+likelihood",
              replace(RL_SETTINGS, passage_cost=0.02)),
     # email-subject: the metric silver made the better and more varied SL bridge in both
-    # fp32 measurements (BENCHMARKS.md, "Which utility"); within noise, but never behind
+    # fp32 measurements (docs/notes/experiments.md, "Which utility"); within noise, but
+    # never behind
     DemoTask("email-subject-bm25", "email-subject", "bm25", "metric", RL_SETTINGS),
 )
 # The study on Qwen2.5-Coder-0.5B (BENCHMARKS.md, "Choosing the study's LLM"): nq-wiki with

@@ -14,7 +14,8 @@ A fusion-in-decoder pointer network:
 
 Why this shape: reading one long concatenation of all candidates did not learn to point at
 a candidate by its content at all (a constant output on a copy task), while pair encodings
-with a pointer learn it in tens of steps (BENCHMARKS.md, "Can the bridge learn to point?").
+with a pointer learn it in tens of steps (docs/notes/experiments.md, "Can the bridge learn
+to point?").
 
 Greedy and sampled decoding share one step function; `sequence_logprobs` scores a given
 sequence under the same constraint (what SL and RL need).
