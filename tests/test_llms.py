@@ -186,6 +186,18 @@ def test_llamacpp_scores_close_to_the_reference(smollm2) -> None:
             reference[i].mean > reference[i + 3].mean), (right[i], wrong[i])
 
 
+def test_llamacpp_scores_a_prompt_longer_than_2048_tokens() -> None:
+    """RL's sequences can repeat passages: the study's RL stopped at a 2,299-token prompt
+    when the scorer's context was fixed at 2,048; it is now the model's context (4,096)."""
+    from ragbridge.llms.llamacpp import LlamaCppLLM
+
+    llama = LlamaCppLLM()
+    prompt = " ".join(["The Pacific Ocean is the largest ocean on Earth."] * 260)
+    assert len(llama.model.tokenize(prompt.encode())) > 2100
+    value = llama.score([prompt + " Which ocean is the largest?"], ["Pacific"])[0]
+    assert value.tokens >= 1 and value.total < 0
+
+
 def test_llamacpp_scores_as_a_full_logits_pass_does() -> None:
     """The scorer asks llama.cpp for logits only where they predict the reply (and reuses
     shared prefixes); an independent pass with every position's logits agrees."""

@@ -110,6 +110,7 @@ class LlamaCppLLM:
         # weight repacking into extra buffer types, except where the build's is AMX's
         self.extra_buffers = not built_with_amx() if extra_buffers is None else extra_buffers
         self._scorer: Any = None
+        self.n_ctx = n_ctx  # the scorer's context too: RL's sequences may repeat passages
         with _extra_buffer_types(self.extra_buffers):
             self.model = Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_batch,
                                n_threads=self.threads, n_gpu_layers=gpu_layers,
@@ -170,7 +171,8 @@ class LlamaCppLLM:
         started = time.perf_counter()
         if self._scorer is None:
             with _extra_buffer_types(self.extra_buffers):
-                self._scorer = Llama(model_path=str(self.path), n_ctx=2048, n_batch=512,
+                self._scorer = Llama(model_path=str(self.path), n_ctx=self.n_ctx,
+                                     n_batch=512,
                                      n_threads=self.threads, seed=0, verbose=False)
         scorer = self._scorer
         encoded = []
