@@ -51,7 +51,8 @@ class BridgedRAG:
     def from_run(cls, run: str | Path, bridge: str | Path | None = None,
                  llm_spec: str | None = None) -> BridgedRAG:
         """The pipeline of a run directory: its data set, retriever and K, its best bridge
-        (`bridge-rl/model`, else `bridge-sl/model`), the default LLM."""
+        (`bridge-rl/model`, else `bridge-sl/model`), and `llm_spec`, else the LLM `ragbridge
+        fit` recorded, else the default LLM."""
         from ragbridge.bridge import Bridge
         from ragbridge.data import load_dataset
         from ragbridge.llms import DEFAULT_LLM, load_llm
@@ -62,9 +63,12 @@ class BridgedRAG:
         settings = run_dir.settings()
         folder = Path(bridge) if bridge else best_bridge_folder(run_dir.path)
         dataset = load_dataset(settings.source)
+        fitted = run_dir.config().get("fit-llm", {})  # the LLM `ragbridge fit` used
+        llm = (load_llm(llm_spec) if llm_spec else
+               load_llm(fitted["spec"], base_url=fitted.get("base_url")) if fitted else
+               load_llm(DEFAULT_LLM))
         return cls(build_retriever(settings.retriever, dataset.corpus()),
-                   Bridge.from_pretrained(folder), load_llm(llm_spec or DEFAULT_LLM),
-                   run_dir.task(), k=settings.k)
+                   Bridge.from_pretrained(folder), llm, run_dir.task(), k=settings.k)
 
     def answer(self, query: str, group: str | None = None) -> Answer:
         """Answer one query (group: restrict retrieval, e.g. to one email author)."""

@@ -19,6 +19,7 @@ from rich.console import Console
 from ragbridge.bridge.rl_stage import RLStageConfig
 from ragbridge.bridge.sl_stage import SLStageConfig
 from ragbridge.evaluation.stage import EvaluateConfig
+from ragbridge.fit import FitConfig
 from ragbridge.gap.stage import GapConfig
 from ragbridge.llms import LLMOptions
 from ragbridge.options import from_configs
@@ -42,10 +43,14 @@ def _clear_errors() -> Iterator[None]:
     """Bad input, missing artifacts, a locked run or a dead LLM: one red line, exit 2 or 3."""
     from ragbridge.jsonl import InputError
     from ragbridge.llms import LLMError
+    from ragbridge.llms.cache import LLMCallLimit
     from ragbridge.rundir import RunLockedError
 
     try:
         yield
+    except LLMCallLimit as error:
+        console.print(f"[yellow]stopped:[/yellow] {error}; rerun the same command to continue.")
+        raise typer.Exit(4) from None
     except LLMError as error:
         console.print(f"[red]LLM failed:[/red] {error}\nFinished work is kept; rerun the same "
                       "command to resume.")
@@ -216,6 +221,33 @@ def evaluate(run: RunOption, config: EvaluateConfig, llm: LLMOptions) -> None:
     for comparison in result.comparisons:
         console.print(comparison.line())
     console.print(f"wrote {run}/eval-{config.split}.{{json,md,png}}")
+
+
+@app.command()
+@from_configs
+def fit(run: RunOption, config: FitConfig, llm: LLMOptions) -> None:
+    """Your examples and corpus to a served bridge: import, retrieve, silver, the training
+    chain, the point-wise reranker and the test table; resumes; its cost is printed first."""
+    from ragbridge import fit as fitting
+    from ragbridge.terminal import results_table, rich_progress
+
+    def show(estimate: Any) -> None:
+        for line in estimate.lines():
+            console.print(line)
+
+    with _clear_errors():
+        cached = llm.load()
+        with rich_progress(console) as progress:
+            report = fitting.fit(run, config, cached, progress=progress, on_estimate=show)
+    if report.evaluation is None:
+        console.print(f"dry run: nothing trained; the estimate is in {run}/fit-estimate.json")
+        return
+    result = report.evaluation
+    console.print(results_table(result.results, result.title, result.metric,
+                                result.length_unit))
+    for comparison in result.comparisons:
+        console.print(comparison.line())
+    console.print(f"serve it: ragbridge serve {run}  (bridge {report.serve})")
 
 
 @app.command()

@@ -36,12 +36,24 @@ def score_key(identity: str, prompt: str, reference: str) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+class LLMCallLimit(LLMError):
+    """The `max_calls` of a CachedLLM is spent: everything answered so far is stored, so the
+    same command run again continues from there."""
+
+
 class CachedLLM:
     """Wraps an LLM: repeats come from sqlite; misses go, deduplicated, to the backend in
-    chunks of `chunk_size` prompts, each stored as soon as it is answered."""
+    chunks of `chunk_size` prompts, each stored as soon as it is answered.
 
-    def __init__(self, llm: LLM, path: Path, chunk_size: int = 64) -> None:
+    `max_calls` (None: no limit) caps the requests (generations and scored references) this
+    object sends to the backend; the request that would pass it raises `LLMCallLimit` after
+    the allowed part of its chunk is answered and stored."""
+
+    def __init__(self, llm: LLM, path: Path, chunk_size: int = 64,
+                 max_calls: int | None = None) -> None:
         self.chunk_size = chunk_size
+        self.max_calls = max_calls
+        self.spent = 0  # requests sent to the backend by this object
         self.llm = llm
         self.identity = llm.identity
         self.path = Path(path)
@@ -58,6 +70,29 @@ class CachedLLM:
             "CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, identity TEXT,"
             " total REAL, tokens INTEGER)")
         self._connection.commit()
+
+    def _allowed(self, chunk: list[Any]) -> list[Any]:
+        """The part of `chunk` the call limit still allows (raising when none of it is)."""
+        if self.max_calls is None:
+            return chunk
+        left = self.max_calls - self.spent
+        if left <= 0:
+            raise LLMCallLimit(f"the limit of {self.max_calls} LLM calls is reached; every "
+                               "finished judgment is stored")
+        return chunk[:left]
+
+    def _charge(self, asked: list[Any], sent: list[Any]) -> None:
+        """Count what was sent; raise when the limit cut the chunk short."""
+        self.spent += len(sent)
+        if len(sent) < len(asked):
+            raise LLMCallLimit(f"the limit of {self.max_calls} LLM calls is reached; every "
+                               "finished judgment is stored")
+
+    def missing(self, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
+        """The distinct prompts the cache cannot answer (what `generate` would send)."""
+        keys = {cache_key(self.identity, settings, p): p for p in prompts}
+        found = self._lookup(sorted(keys))
+        return [prompt for key, prompt in keys.items() if key not in found]
 
     def _lookup(self, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -107,12 +142,14 @@ class CachedLLM:
                 missing.setdefault(key, prompt)
         pending = list(missing.items())
         for start in range(0, len(pending), self.chunk_size):  # stored chunk by chunk: a
-            chunk = pending[start:start + self.chunk_size]      # crash loses one chunk at most
+            asked = pending[start:start + self.chunk_size]      # crash loses one chunk at most
+            chunk = self._allowed(asked)
             outputs = self.llm.generate([prompt for _, prompt in chunk], settings)
             fresh = list(zip([key for key, _ in chunk], outputs, strict=True))
             self._store(fresh)
             found.update(fresh)
-        self.stats.calls += len(missing)
+            self.stats.calls += len(chunk)
+            self._charge(asked, chunk)
         self.stats.hits += len(prompts) - len(missing)
         return [found[key] for key in keys]
 
@@ -132,12 +169,14 @@ class CachedLLM:
                 missing.setdefault(key, (prompt, reference))
         pending = list(missing.items())
         for start in range(0, len(pending), self.chunk_size):
-            chunk = pending[start:start + self.chunk_size]
+            asked = pending[start:start + self.chunk_size]
+            chunk = self._allowed(asked)
             values = scorer([p for _, (p, _) in chunk], [r for _, (_, r) in chunk])
             fresh = list(zip([key for key, _ in chunk], values, strict=True))
             self._store_scores(fresh)
             found.update(fresh)
-        self.stats.scored += len(missing)
+            self.stats.scored += len(chunk)
+            self._charge(asked, chunk)
         self.stats.score_hits += len(prompts) - len(missing)
         return [found[key] for key in keys]
 
@@ -162,7 +201,8 @@ class CachedLLM:
             pending = list(missing.items())
             computed = 0
             for start in range(0, len(pending), self.chunk_size):
-                chunk = pending[start:start + self.chunk_size]
+                asked = pending[start:start + self.chunk_size]
+                chunk = self._allowed(asked)
                 outputs, values = combined([p for _, (p, _) in chunk], settings,
                                            [refs for _, (_, refs) in chunk])
                 fresh = list(zip([key for key, _ in chunk], outputs, strict=True))
@@ -173,7 +213,8 @@ class CachedLLM:
                         for ref, value in zip(refs, got, strict=True)]
                 self._store_scores(rows)
                 computed += len(rows)
-            self.stats.calls += len(missing)
+                self.stats.calls += len(chunk)
+                self._charge(asked, chunk)
             self.stats.hits += len(prompts) - len(missing)
             outputs = [found[key] for key in keys]
         else:

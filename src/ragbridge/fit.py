@@ -1,0 +1,261 @@
+"""`ragbridge fit`: a user's examples and corpus to a served bridge, every stage in one call.
+
+Import (validated; dev/test by a hash of the id where the examples name no split),
+retrieval, silver on train, dev and test, the training chain (`sl+rl`, BGM's, by default;
+`sl` or `rl-only`), the point-wise reranker and the test table, in one run directory that
+`ragbridge serve RUN` takes as it is (the chain's last bridge is `RUN/bridge-rl/model`, or
+`RUN/bridge-sl/model` for `sl`).
+
+Before the first LLM call it states what each stage will ask (`ragbridge.cost`); a rerun of
+the same command resumes every stage, and a changed setting is refused, naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ragbridge.bridge.rl import RLConfig
+from ragbridge.bridge.sl import SLConfig
+from ragbridge.cost import Estimate, estimate_fit
+from ragbridge.jsonl import InputError, write_json
+from ragbridge.llms import CachedLLM
+from ragbridge.progress import ProgressCallback, ProgressUpdate
+from ragbridge.rundir import RunDir
+from ragbridge.silver.search import SilverConfig
+
+CHAINS = ("sl+rl", "sl", "rl-only")
+MIN_EXAMPLES = {"train": 2, "dev": 1, "test": 1}  # to train, to select on, to report on
+# what a rerun must share with the run it resumes (the rest: how this invocation runs)
+RUNTIME_OPTIONS = ("dry_run", "max_llm_calls", "price_per_mtok")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything `fit` does, named once; the CLI's options come from these fields."""
+
+    examples: Path | None = field(default=None, metadata={
+        "help": "JSONL of {id, query, answers (qa) | target, split?}; a split is made by a "
+                "hash of the id where none is given (10% dev, 10% test)"})
+    corpus: Path | None = field(default=None, metadata={"help": "JSONL of {id, title?, text}"})
+    task: str = field(default="qa", metadata={"help": "qa | email-subject"})
+    retriever: str = field(default="bm25", metadata={"help": "bm25 | dense | dense:PATH"})
+    k: int = field(default=5, metadata={"help": "Candidates per query the bridge chooses from"})
+    train_n: int | None = field(default=None, metadata={
+        "help": "Train queries searched for silver (none: all)"})
+    dev_n: int | None = field(default=200, metadata={
+        "help": "Dev queries (silver, model selection, the reranker threshold; none: all)"})
+    test_n: int | None = field(default=None, metadata={
+        "help": "Test queries in the results table (none: all)"})
+    utility: str = field(default="metric", metadata={
+        "help": "What silver maximises: metric | likelihood | metric+likelihood (the "
+                "likelihoods need prompt log-probabilities from the LLM)"})
+    chain: str = field(default="sl+rl", metadata={
+        "help": "Training chain: sl+rl (BGM) | sl | rl-only"})
+    sl_epochs: int = field(default=4, metadata={"help": "SL epochs (dev picks the best)"})
+    rl_iterations: int = field(default=20, metadata={"help": "RL iterations"})
+    seed: int = field(default=0, metadata={"help": "Seed of every trained model"})
+    dry_run: bool = field(default=False, metadata={
+        "help": "Import, retrieve and print the cost estimate; ask the LLM nothing more than "
+                "its calibration"})
+    max_llm_calls: int | None = field(default=None, metadata={
+        "help": "Stop cleanly after this many LLM requests (a rerun continues)"})
+    price_per_mtok: str | None = field(default=None, metadata={
+        "help": "IN,OUT: the endpoint's price per million prompt and output tokens"})
+
+    def __post_init__(self) -> None:
+        if self.chain not in CHAINS:
+            raise ValueError(f"unknown chain {self.chain!r}: choose one of {', '.join(CHAINS)}")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, not {self.k}")
+
+    def prices(self) -> tuple[float, float] | None:
+        """(prompt, output) price per million tokens, when given."""
+        if not self.price_per_mtok:
+            return None
+        try:
+            prompt, output = (float(v) for v in self.price_per_mtok.split(","))
+        except ValueError:
+            raise ValueError(f"--price-per-mtok {self.price_per_mtok!r}: give IN,OUT, "
+                             "e.g. 0.15,0.60") from None
+        return prompt, output
+
+
+@dataclass
+class FitReport:
+    """What `fit` did: the estimate, what each stage really asked, the test table."""
+
+    run: Path
+    estimate: Estimate
+    measured: dict[str, dict[str, int]] = field(default_factory=dict)
+    evaluation: Any = None  # an EvaluationReport (None on --dry-run)
+    serve: Path | None = None  # the bridge `ragbridge serve RUN` loads
+
+
+def _digest(path: Path) -> str:
+    """sha256 of a file's bytes (a changed input file is a changed setting)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def identity(config: FitConfig, llm: CachedLLM) -> dict[str, Any]:
+    """The settings a rerun must share: every option but the runtime ones, the input
+    files' contents and the LLM."""
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
+                if k not in RUNTIME_OPTIONS}
+    for name in ("examples", "corpus"):
+        path = getattr(config, name)
+        settings[f"{name}_sha256"] = _digest(path) if path else None
+    settings["llm"] = llm.identity
+    return settings
+
+
+def check_same_settings(run_dir: RunDir, settings: dict[str, Any]) -> None:
+    """Refuse to resume a run fitted with other settings, naming each that changed."""
+    recorded = run_dir.config().get("fit")
+    if not recorded:
+        return
+    changed = [f"{key}: {recorded.get(key)!r} -> {value!r}" for key, value in settings.items()
+               if recorded.get(key) != value]
+    if changed:
+        raise InputError(f"{run_dir.path} was fitted with other settings ("
+                         + "; ".join(changed) + "): rerun with the recorded ones, or give "
+                         "another --run")
+
+
+def _import(run_dir: RunDir, config: FitConfig) -> Path:
+    """The run's own copy of the data set (RUN/data), imported once; split sizes checked."""
+    from ragbridge.data.user_import import import_user_data
+
+    data = run_dir.path / "data"
+    if not (data / "meta.json").exists():
+        if not (config.examples and config.corpus):
+            raise InputError(f"{run_dir.path} holds no data set yet: give --examples and "
+                             "--corpus")
+        import_user_data(config.examples, config.corpus, data, run_dir.path.name,
+                         config.task)
+    counts = json.loads((data / "meta.json").read_text())["counts"]
+    short = [f"{split} has {counts.get(split, 0)} (needs {least})"
+             for split, least in MIN_EXAMPLES.items() if counts.get(split, 0) < least]
+    if short:
+        raise InputError(f"{config.examples or data}: too few examples to fit: "
+                         + ", ".join(short) + "; add examples or give each a 'split'")
+    return data
+
+
+def _retrieve(run_dir: RunDir, config: FitConfig, data: Path,
+              progress: ProgressCallback | None) -> None:
+    from ragbridge.retrievers import stage as retrieve
+
+    if not run_dir.candidates_path.exists():
+        retrieve.run(run_dir, retrieve.RetrieveConfig(
+            dataset=str(data), retriever=config.retriever, k=config.k), progress=progress)
+
+
+def silver_search(config: FitConfig, split: str) -> SilverConfig:
+    """The search `fit` runs: each candidate alone, then the best two (top-K recorded
+    where it is a baseline: dev and test)."""
+    return SilverConfig(strategy="singles", max_length=2, utility=config.utility,
+                        judge_top_k=split != "train")
+
+
+def rl_settings(config: FitConfig) -> RLConfig:
+    """The demo's RL recipe; the likelihood only where the utility asks for it."""
+    from ragbridge.recipes import RL_SETTINGS
+
+    weight = RL_SETTINGS.likelihood_weight if "likelihood" in config.utility else 0.0
+    return replace(RL_SETTINGS, iterations=config.rl_iterations, seed=config.seed,
+                   likelihood_weight=weight, eval_every=max(config.rl_iterations // 4, 1))
+
+
+class _Stages:
+    """Runs the stages in order, counting what each asked the LLM, on one progress bar."""
+
+    def __init__(self, names: list[str], llm: CachedLLM,
+                 progress: ProgressCallback | None) -> None:
+        self.names, self.llm, self.progress = names, llm, progress
+        self.measured: dict[str, dict[str, int]] = {}
+
+    def run(self, name: str, work: Callable[[], Any]) -> Any:
+        done = len(self.measured)
+        if self.progress:
+            self.progress(ProgressUpdate("fit", done, len(self.names), info=name))
+        before = asdict(self.llm.stats)
+        result = work()
+        after = asdict(self.llm.stats)
+        self.measured[name] = {key: after[key] - before[key] for key in after}
+        if self.progress:
+            self.progress(ProgressUpdate("fit", done + 1, len(self.names), info=name))
+        return result
+
+
+def fit(run: Path, config: FitConfig, llm: CachedLLM,
+        progress: ProgressCallback | None = None,
+        on_estimate: Callable[[Estimate], None] | None = None) -> FitReport:
+    """Run every stage (or, `dry_run`, stop after the estimate); resumable."""
+    from ragbridge.bridge import rl_stage, sl_stage
+    from ragbridge.evaluation import stage as evaluate
+    from ragbridge.reranker import stage as reranker
+    from ragbridge.silver import stage as silver
+
+    run_dir = RunDir(run)
+    run_dir.path.mkdir(parents=True, exist_ok=True)
+    settings = identity(config, llm)
+    check_same_settings(run_dir, settings)
+    data = _import(run_dir, config)
+    _retrieve(run_dir, config, data, progress)
+    run_dir.record("fit", settings)
+    if llm.recipe:  # how `ragbridge serve RUN` reaches the same LLM
+        run_dir.record("fit-llm", {"spec": llm.recipe["spec"],
+                                   "base_url": llm.recipe.get("base_url")})
+    llm.max_calls = config.max_llm_calls  # the calibration counts too
+    estimate = estimate_fit(run_dir, config, llm)
+    write_json(run_dir.path / "fit-estimate.json", estimate.to_dict())
+    if on_estimate:
+        on_estimate(estimate)
+    report = FitReport(run_dir.path, estimate)
+    if config.dry_run:
+        return report
+    limits = {"train": config.train_n, "dev": config.dev_n, "test": config.test_n}
+    names = [f"silver {s}" for s in limits] + (["SL"] if "sl" in config.chain.split("+")
+                                               else []) + (
+        ["RL"] if config.chain != "sl" else []) + ["reranker", "evaluate"]
+    stages = _Stages(names, llm, progress)
+    for split, limit in limits.items():
+        stages.run(f"silver {split}", lambda split=split, limit=limit: silver.run(
+            run_dir, silver.SilverStageConfig(split=split, limit=limit,
+                                              search=silver_search(config, split)),
+            llm, progress=progress))
+    bridge = None
+    if "SL" in names:
+        trained = stages.run("SL", lambda: sl_stage.run(run_dir, sl_stage.SLStageConfig(
+            dev_limit=config.dev_n, trainer=SLConfig(epochs=config.sl_epochs,
+                                                     seed=config.seed)), llm,
+            progress=progress))
+        bridge = trained.model
+    if "RL" in names:
+        start = str(bridge) if bridge else "minilm-fid"
+        result = stages.run("RL", lambda: rl_stage.run(run_dir, rl_stage.RLStageConfig(
+            start=start, out=run_dir.bridge_path("bridge-rl"), dev_limit=config.dev_n,
+            train_limit=config.train_n, trainer=rl_settings(config)), llm,
+            progress=progress))
+        bridge = result.model
+    tuned = (run_dir.reranker_path / "threshold.json").exists()  # a rerun keeps it
+    stages.run("reranker", lambda: None if tuned else reranker.run(
+        run_dir, reranker.RerankerConfig(dev_limit=config.dev_n, seed=config.seed), llm))
+    label = {"sl+rl": "SL+RL (BGM)", "sl": "SL", "rl-only": "RL-only"}[config.chain]
+    report.evaluation = stages.run("evaluate", lambda: evaluate.run(
+        run_dir, evaluate.EvaluateConfig(split="test", n=config.test_n,
+                                         bridges=(f"{label}={bridge}",)), llm,
+        progress=progress))
+    report.measured, report.serve = stages.measured, bridge
+    write_json(run_dir.path / "fit-measured.json",
+               {"estimate": estimate.to_dict(), "measured": stages.measured})
+    return report
