@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM
+from ragbridge.recipes import fit_rl_settings, fit_search
 
 if TYPE_CHECKING:
     from ragbridge.fit import FitConfig
@@ -120,8 +121,6 @@ def calibrate(llm: CachedLLM, judge: Judge, prompts: list[str]) -> tuple[float |
 def estimate_fit(run_dir: RunDir, config: FitConfig, llm: CachedLLM,
                  calibration: bool = True) -> Estimate:
     """The cost of `fit` on this run directory (its candidates), calibrated on the LLM."""
-    from ragbridge.fit import rl_settings, silver_search
-
     task = run_dir.task()
     judge = Judge(task, llm, utility=config.utility)
     first = _items(run_dir, "train", config.train_n)
@@ -137,7 +136,7 @@ def estimate_fit(run_dir: RunDir, config: FitConfig, llm: CachedLLM,
     stages, top_k_tokens = [], {}
     for split, limit in limits.items():
         items = _items(run_dir, split, limit)
-        search = silver_search(config, split)
+        search = fit_search(config.utility, split)
         always, singles, longer = [], [], []  # singles: generated when the utility reads them
         for item in items:
             passages = [h.passage for h in item.hits]
@@ -174,7 +173,8 @@ def estimate_fit(run_dir: RunDir, config: FitConfig, llm: CachedLLM,
         stages.append(bounded("SL (dev each epoch)", config.sl_epochs * dev_n, 0, "dev",
                               "SL"))
     if config.chain != "sl":
-        rl = rl_settings(config)
+        rl = fit_rl_settings(config.utility, config.rl_iterations,
+                             config.seed)
         rollouts = rl.iterations * rl.rollout_queries * rl.samples_per_query
         references = max((len(task.references(i.example)) for i in first), default=1)
         stages.append(bounded("RL rollouts", rollouts,

@@ -15,18 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragbridge.bridge.rl import RLConfig
 from ragbridge.bridge.sl import SLConfig
 from ragbridge.cost import Estimate, estimate_fit
 from ragbridge.jsonl import InputError, write_json
 from ragbridge.llms import CachedLLM
 from ragbridge.progress import ProgressCallback, ProgressUpdate
+from ragbridge.recipes import fit_rl_settings, fit_search
 from ragbridge.rundir import RunDir
-from ragbridge.silver.search import SilverConfig
 
 CHAINS = ("sl+rl", "sl", "rl-only")
 MIN_EXAMPLES = {"train": 2, "dev": 1, "test": 1}  # to train, to select on, to report on
@@ -159,22 +158,6 @@ def _retrieve(run_dir: RunDir, config: FitConfig, data: Path,
             dataset=str(data), retriever=config.retriever, k=config.k), progress=progress)
 
 
-def silver_search(config: FitConfig, split: str) -> SilverConfig:
-    """The search `fit` runs: each candidate alone, then the best two (top-K recorded
-    where it is a baseline: dev and test)."""
-    return SilverConfig(strategy="singles", max_length=2, utility=config.utility,
-                        judge_top_k=split != "train")
-
-
-def rl_settings(config: FitConfig) -> RLConfig:
-    """The demo's RL recipe; the likelihood only where the utility asks for it."""
-    from ragbridge.recipes import RL_SETTINGS
-
-    weight = RL_SETTINGS.likelihood_weight if "likelihood" in config.utility else 0.0
-    return replace(RL_SETTINGS, iterations=config.rl_iterations, seed=config.seed,
-                   likelihood_weight=weight, eval_every=max(config.rl_iterations // 4, 1))
-
-
 class _Stages:
     """Runs the stages in order, counting what each asked the LLM, on one progress bar."""
 
@@ -231,7 +214,7 @@ def fit(run: Path, config: FitConfig, llm: CachedLLM,
     for split, limit in limits.items():
         stages.run(f"silver {split}", lambda split=split, limit=limit: silver.run(
             run_dir, silver.SilverStageConfig(split=split, limit=limit,
-                                              search=silver_search(config, split)),
+                                              search=fit_search(config.utility, split)),
             llm, progress=progress))
     bridge = None
     if "SL" in names:
@@ -242,10 +225,10 @@ def fit(run: Path, config: FitConfig, llm: CachedLLM,
         bridge = trained.model
     if "RL" in names:
         start = str(bridge) if bridge else "minilm-fid"
+        trainer = fit_rl_settings(config.utility, config.rl_iterations, config.seed)
         result = stages.run("RL", lambda: rl_stage.run(run_dir, rl_stage.RLStageConfig(
             start=start, out=run_dir.bridge_path("bridge-rl"), dev_limit=config.dev_n,
-            train_limit=config.train_n, trainer=rl_settings(config)), llm,
-            progress=progress))
+            train_limit=config.train_n, trainer=trainer), llm, progress=progress))
         bridge = result.model
     tuned = (run_dir.reranker_path / "threshold.json").exists()  # a rerun keeps it
     stages.run("reranker", lambda: None if tuned else reranker.run(

@@ -136,3 +136,19 @@ def select_tasks(tasks: tuple[DemoTask, ...], names: tuple[str, ...] = ()
         raise ValueError(f"unknown task {', '.join(map(repr, unknown))}: choose from "
                          f"{', '.join(known)}")
     return tuple(task for task in tasks if not names or task.dataset in names)
+
+
+# ---- ragbridge fit ----------------------------------------------------------------------
+def fit_search(utility: str, split: str) -> SilverConfig:
+    """The silver search `ragbridge fit` runs: each candidate alone, then the best two
+    (top-K recorded where it is a baseline: dev and test)."""
+    return SilverConfig(strategy="singles", max_length=2, utility=utility,
+                        judge_top_k=split != "train")
+
+
+def fit_rl_settings(utility: str, iterations: int, seed: int) -> RLConfig:
+    """The demo's RL recipe for `fit`; the likelihood only where the utility asks for it
+    (an endpoint without prompt log-probabilities can then run RL too)."""
+    weight = RL_SETTINGS.likelihood_weight if "likelihood" in utility else 0.0
+    return replace(RL_SETTINGS, iterations=iterations, seed=seed, likelihood_weight=weight,
+                   eval_every=max(iterations // 4, 1))
