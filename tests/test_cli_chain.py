@@ -48,15 +48,21 @@ def _invoke(runner: CliRunner, *arguments: str) -> str:
     return result.output
 
 
-@pytest.fixture()
-def tiny_data(tmp_path: Path) -> tuple[Path, Path]:
-    examples, corpus = tmp_path / "examples.jsonl", tmp_path / "corpus.jsonl"
+def write_tiny_data(folder: Path, questions: list[tuple[str, str, str]] = QUESTIONS
+                    ) -> tuple[Path, Path]:
+    """examples.jsonl (the questions, with their splits) and corpus.jsonl in `folder`."""
+    examples, corpus = folder / "examples.jsonl", folder / "corpus.jsonl"
     corpus.write_text("".join(json.dumps({"id": f"p{n}", "title": t, "text": x}) + "\n"
                               for n, (t, x) in enumerate(PASSAGES)))
     examples.write_text("".join(json.dumps({"id": f"q{n}", "query": q, "answers": [a],
                                             "split": s}) + "\n"
-                                for n, (q, a, s) in enumerate(QUESTIONS)))
+                                for n, (q, a, s) in enumerate(questions)))
     return examples, corpus
+
+
+@pytest.fixture()
+def tiny_data(tmp_path: Path) -> tuple[Path, Path]:
+    return write_tiny_data(tmp_path)
 
 
 def test_readme_chain_runs_end_to_end(tmp_path: Path, tiny_data: tuple[Path, Path],

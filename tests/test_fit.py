@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from test_cli_chain import PASSAGES, QUESTIONS
-from test_llms import _free_port
+from loopback import free_port, running
+from test_cli_chain import QUESTIONS, write_tiny_data
 from typer.testing import CliRunner
 
 from ragbridge.cli import app
@@ -40,30 +40,9 @@ class CountingLLM:
 
 @pytest.fixture()
 def counted_server(smollm2) -> Iterator[tuple[str, CountingLLM]]:
-    import uvicorn
-
     counting = CountingLLM(smollm2)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(counting, "smollm2"), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1", counting
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-def _write_data(folder: Path, questions: list[tuple[str, str, str]]) -> tuple[Path, Path]:
-    examples, corpus = folder / "my.jsonl", folder / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps({"id": f"p{n}", "title": t, "text": x}) + "\n"
-                              for n, (t, x) in enumerate(PASSAGES)))
-    examples.write_text("".join(json.dumps({"id": f"q{n}", "query": q, "answers": [a],
-                                            "split": s}) + "\n"
-                                for n, (q, a, s) in enumerate(questions)))
-    return examples, corpus
+    with running(create_app(counting, "smollm2")) as url:
+        yield f"{url}/v1", counting
 
 
 def _fit(runner: CliRunner, *arguments: str) -> Any:
@@ -71,7 +50,7 @@ def _fit(runner: CliRunner, *arguments: str) -> Any:
 
 
 def _serve(run: Path, environment: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "ragbridge.cli", "serve", str(run),
                                 "--port", str(port)], env=environment,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -98,7 +77,7 @@ def test_fit_then_serve_on_a_served_llm_resumes_after_its_call_limit(
     url, counting = counted_server
     cache = tmp_path / "llm-cache.sqlite"
     monkeypatch.setenv("RAGBRIDGE_LLM_CACHE", str(cache))
-    examples, corpus = _write_data(tmp_path, QUESTIONS)
+    examples, corpus = write_tiny_data(tmp_path, QUESTIONS)
     run = tmp_path / "runs" / "mine"
     line = ["--examples", str(examples), "--corpus", str(corpus), "--task", "qa",
             "--llm", "openai:smollm2", "--base-url", url, "--run", str(run), "--k", "3",
@@ -150,7 +129,7 @@ def test_fit_then_serve_on_a_served_llm_resumes_after_its_call_limit(
 
 
 def test_fit_refuses_a_split_too_small_to_select_on(tmp_path: Path) -> None:
-    examples, corpus = _write_data(tmp_path, [(q, a, "train" if s == "dev" else s)
+    examples, corpus = write_tiny_data(tmp_path, [(q, a, "train" if s == "dev" else s)
                                               for q, a, s in QUESTIONS])
     result = _fit(CliRunner(), "--examples", str(examples), "--corpus", str(corpus),
                   "--run", str(tmp_path / "run"), "--llm", "smollm2-fp32")

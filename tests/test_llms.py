@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from loopback import free_port, running
 
 from ragbridge.llms import CachedLLM, GenerationSettings, LLMError
 from ragbridge.llms.openai_http import OpenAIChatLLM
@@ -54,28 +53,11 @@ def test_cache_second_run_makes_no_calls(smollm2, tmp_path: Path) -> None:
     assert counter.prompts == 4
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture()
 def live_llm_server(smollm2) -> Iterator[str]:
     """ragbridge's own chat-completions server over the real model, on 127.0.0.1."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(smollm2, "smollm2"), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running(create_app(smollm2, "smollm2")) as url:
+        yield f"{url}/v1"
 
 
 def test_http_backend_matches_direct_backend(smollm2, live_llm_server: str) -> None:
@@ -136,7 +118,7 @@ def test_http_backend_gives_up_with_clear_error(flaky_server) -> None:
 
 
 def test_dead_endpoint_raises_llm_error(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     cached = CachedLLM(OpenAIChatLLM("m", base_url=url, max_retries=1, timeout=2),
                        tmp_path / "c.sqlite")
     with pytest.raises(LLMError, match="failed"):

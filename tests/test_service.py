@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from loopback import running
 
 from ragbridge.bridge import Bridge, BridgeFormat, build_bridge
 from ragbridge.bridged_rag import BridgedRAG
@@ -30,27 +28,6 @@ from ragbridge.tasks import get_task
 PASSAGES = ["The Pacific Ocean is the largest ocean.", "Paris is the capital of France.",
             "Photosynthesis happens in chloroplasts.", "Zürich liegt am Zürichsee — 東京 ✓",
             "The Nile is a long river in Africa."]
-
-
-@contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port; yield its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 class StubSelector:
