@@ -78,3 +78,19 @@ def test_another_model_of_the_same_architecture_gets_its_own_embeddings(
     fine_tuned = DenseRetriever(small_corpus, str(tuned))
     assert len(list((tmp_path / "cache" / "embeddings").glob("*.npy"))) == 2
     assert not (original._embeddings == fine_tuned._embeddings).all()
+
+
+def test_bm25_fills_up_with_unmatched_passages_in_corpus_order_never_excluded_ones() -> None:
+    """Fewer matches than k: the rest are score-0 ties, taken in corpus order (the same on
+    every machine, so a committed silver search resumes elsewhere), never an excluded
+    passage (a masked passage scores 0 too)."""
+    from ragbridge.records import Passage
+
+    corpus = [Passage(f"d{i:03d}", f"filler words number {i} about weather and tides")
+              for i in range(400)]
+    corpus[251] = Passage("d251", "the lighthouse keeper rang the brass bell")
+    excluded = tuple(f"d{i:03d}" for i in range(0, 400, 2))  # every even position
+    example = Example("q", "lighthouse bell", target="x", exclude=excluded)
+    hits = build_retriever("bm25", corpus).retrieve([example], 6)[0]
+    assert [h.passage.id for h in hits] == ["d251", "d001", "d003", "d005", "d007", "d009"]
+    assert hits[0].score > 0 and all(h.score == 0 for h in hits[1:])
