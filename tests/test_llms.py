@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -66,13 +68,22 @@ def test_http_backend_matches_direct_backend(smollm2, live_llm_server: str) -> N
 
 
 class FlakyHandler(BaseHTTPRequestHandler):
-    """Chat completions that fail with 503 for the first `failures` requests."""
+    """Chat completions that fail with 503 for the first `failures` requests, each answered
+    after `delay` seconds (`serial`: one request at a time, as a server computing each on
+    the same cores)."""
 
     failures = 2
     seen = 0
+    delay = 0.0
+    serial: threading.Lock | None = None
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.serial is not None:
+            with self.serial:
+                time.sleep(self.delay)
+        else:
+            time.sleep(self.delay)
         type(self).seen += 1
         if type(self).seen <= type(self).failures:
             self.send_response(503)
@@ -93,14 +104,47 @@ class FlakyHandler(BaseHTTPRequestHandler):
         return
 
 
-@pytest.fixture()
-def flaky_server() -> Iterator[tuple[str, type[FlakyHandler]]]:
-    handler = type("Flaky", (FlakyHandler,), {"seen": 0, "failures": 2})
+@contextmanager
+def echo_server(**settings: object) -> Iterator[tuple[str, type[FlakyHandler]]]:
+    """A threaded echo endpoint on 127.0.0.1 with the handler's `settings`."""
+    handler = type("Echo", (FlakyHandler,), {"seen": 0, **settings})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.request_queue_size = 64
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture()
+def flaky_server() -> Iterator[tuple[str, type[FlakyHandler]]]:
+    with echo_server(failures=2) as served:
+        yield served
+
+
+def test_concurrency_grows_against_a_waiting_server_and_not_a_computing_one() -> None:
+    """Found from answer times: a server that mostly waits (50 ms a request, answered in
+    parallel) gets many requests in flight, one that computes them one at a time gets one;
+    replies stay in prompt order either way."""
+    prompts = [f"prompt number {i:03d}" for i in range(80)]
+    expected = [f"echo: {p[:12]}" for p in prompts]
+    with echo_server(failures=0, delay=0.05) as (url, _):
+        waiting = OpenAIChatLLM("m", base_url=url, timeout=10)
+        started = time.perf_counter()
+        assert waiting.generate(prompts, SETTINGS) == expected
+        elapsed = time.perf_counter() - started
+    assert waiting.in_flight.settled and waiting.concurrency >= 8
+    assert elapsed < 80 * 0.05 / 2  # at least twice as fast as one request at a time
+    with echo_server(failures=0, delay=0.05, serial=threading.Lock()) as (url, _):
+        computing = OpenAIChatLLM("m", base_url=url, timeout=10)
+        assert computing.generate(prompts[:20], SETTINGS) == expected[:20]
+    assert computing.in_flight.settled and computing.concurrency <= 2
+    with echo_server(failures=0) as (url, handler):
+        fixed = OpenAIChatLLM("m", base_url=url, timeout=10, concurrency=3)
+        assert fixed.generate(prompts[:7], SETTINGS) == expected[:7]
+    assert fixed.concurrency == 3 and handler.seen == 7
 
 
 def test_http_backend_retries_until_server_recovers(flaky_server) -> None:

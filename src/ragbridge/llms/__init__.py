@@ -26,18 +26,23 @@ class LLMOptions:
     base_url: str | None = field(default=None, metadata={
         "help": "Base URL of an OpenAI-compatible endpoint (or $RAGBRIDGE_LLM_BASE_URL)"})
     llm_batch_size: int = field(default=8, metadata={
-        "help": "Prompts per LLM batch (concurrent requests for an endpoint)"})
+        "help": "Prompts per LLM batch (a local model's forward pass)"})
     llm_device: str = field(default="cpu", metadata={"help": "LLM device: cpu | cuda"})
+    concurrency: int | None = field(default=None, metadata={
+        "help": "Requests in flight to an endpoint (none: found from the server's answer "
+                "times, up to 32)"})
 
     def load(self) -> CachedLLM:
         """The LLM behind the shared response cache."""
+        extra = {"concurrency": self.concurrency} if self.concurrency is not None else {}
         return load_llm(self.llm, batch_size=self.llm_batch_size, base_url=self.base_url,
-                        device=self.llm_device)
+                        device=self.llm_device, **extra)
 
 
 def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
               dtype: str = "auto", base_url: str | None = None,
-              flash_attn: bool = False, tokenizer: str | None = None) -> LLM:
+              flash_attn: bool = False, tokenizer: str | None = None,
+              concurrency: int | None = None) -> LLM:
     """An uncached backend from a spec.
 
     - `smollm2`: the bundled SmolLM2-135M-Instruct (transformers; `dtype="auto"` is bf16
@@ -46,7 +51,8 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
       output can change with the batch it is computed in)
     - `hf:PATH`: any transformers causal-LM folder
     - `openai:MODEL`: an OpenAI-compatible endpoint (base URL from `base_url` or env;
-      `tokenizer`: the model's tokenizer folder, whose chat template scoring needs)
+      `tokenizer`: the model's tokenizer folder, whose chat template scoring needs;
+      `concurrency`: requests in flight, None to find it from the server's answer times)
     - `llamacpp` / `llamacpp:PATH.gguf`: llama.cpp on the bundled (or another) GGUF;
       `llamacpp:qwen2.5-coder-0.5b` fetches that named model on first use
     """
@@ -84,7 +90,7 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
     if spec.startswith("openai:"):
         from ragbridge.llms.openai_http import OpenAIChatLLM
 
-        return OpenAIChatLLM(spec[len("openai:"):], base_url=base_url, concurrency=batch_size,
+        return OpenAIChatLLM(spec[len("openai:"):], base_url=base_url, concurrency=concurrency,
                              tokenizer=tokenizer)
     raise ValueError(f"unknown LLM {spec!r}: use 'smollm2[-fp32|-bf16]', 'hf:PATH', "
                      "'llamacpp[:GGUF]'"

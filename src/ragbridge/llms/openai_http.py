@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from ragbridge.llms.base import (
     GenerationSettings,
@@ -20,18 +20,78 @@ BASE_URL_ENV = "RAGBRIDGE_LLM_BASE_URL"
 MODEL_ENV = "RAGBRIDGE_LLM_MODEL"
 API_KEY_ENV = "RAGBRIDGE_LLM_API_KEY"
 TOKENIZER_ENV = "RAGBRIDGE_LLM_TOKENIZER"
+MAX_AUTO_CONCURRENCY = 32
+GAIN_TO_GROW = 1.3  # a doubling of requests in flight must raise throughput this much
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class InFlight:
+    """How many requests go to the endpoint at once: a fixed number, or (None) found from
+    the server's answer times.
+
+    Found: requests go out in waves of 1, 2, 4 ... (real work, nothing is asked twice); while
+    a wave of twice the requests finishes at least GAIN_TO_GROW times more requests a second,
+    the level doubles (up to MAX_AUTO_CONCURRENCY), and it settles on the last level that
+    paid. A server whose answer time is mostly waiting (a remote or a batching server) climbs
+    to many in flight; one that computes each request on the same few cores stays at one or
+    two.
+    """
+
+    def __init__(self, fixed: int | None = None) -> None:
+        if fixed is not None and fixed < 1:
+            raise ValueError(f"concurrency must be at least 1, not {fixed}")
+        self.level = fixed or 1
+        self.settled = fixed is not None
+        self.rates: dict[int, float] = {}  # requests a second seen at each probed level
+
+    def map(self, work: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
+        """`work` of every item, in order, `level` at a time (probing while not settled)."""
+        results: list[Result] = []
+        start = 0
+        while start < len(items) and not self.settled:
+            wave = items[start:start + self.level]
+            started = time.perf_counter()
+            results += _parallel(work, wave, len(wave))
+            if len(wave) == self.level:  # a short last wave says nothing about the level
+                self._observe(len(wave) / max(time.perf_counter() - started, 1e-9))
+            start += len(wave)
+        return results + _parallel(work, items[start:], self.level)
+
+    def _observe(self, rate: float) -> None:
+        previous = self.rates.get(self.level // 2)
+        self.rates[self.level] = rate
+        if previous is not None and rate < GAIN_TO_GROW * previous:
+            self.level //= 2
+            self.settled = True
+        elif self.level >= MAX_AUTO_CONCURRENCY:
+            self.settled = True
+        else:
+            self.level *= 2
+
+
+def _parallel(work: Callable[[Item], Result], items: Sequence[Item],
+              workers: int) -> list[Result]:
+    if not items:
+        return []
+    if workers <= 1 or len(items) == 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(work, items))
 
 
 class OpenAIChatLLM:
-    """Sends each prompt as one chat completion; a batch goes out as concurrent requests.
+    """Sends each prompt as one chat completion; a batch goes out as concurrent requests
+    (`concurrency` in flight; None: found from the server's answer times, see `InFlight`).
 
     Timeouts and retries with exponential backoff are the `openai` client's own
-    (connection errors, 408, 409, 429 and 5xx are retried).
+    (connection errors, 408, 409, 429 and 5xx are retried), for generation and scoring alike.
     """
 
     def __init__(self, model: str | None = None, base_url: str | None = None,
                  api_key: str | None = None, timeout: float = 60.0, max_retries: int = 4,
-                 concurrency: int = 8, tokenizer: str | None = None) -> None:
+                 concurrency: int | None = None, tokenizer: str | None = None) -> None:
         from openai import OpenAI
 
         self.model = model or os.environ.get(MODEL_ENV, "")
@@ -41,7 +101,7 @@ class OpenAIChatLLM:
         key = api_key or os.environ.get(API_KEY_ENV) or os.environ.get("OPENAI_API_KEY") or "none"
         self.client = OpenAI(base_url=self.base_url, api_key=key, timeout=timeout,
                              max_retries=max_retries)
-        self.concurrency = concurrency
+        self.in_flight = InFlight(concurrency)
         self.identity = f"openai:{self.model}@{self.base_url}"
         self.seconds = 0.0
         self.tokenizer_path = tokenizer or os.environ.get(TOKENIZER_ENV)
@@ -64,8 +124,7 @@ class OpenAIChatLLM:
     def generate(self, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
         """Concurrent requests, results in prompt order; any failure raises LLMError."""
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            outputs = list(pool.map(lambda p: self._complete(p, settings), prompts))
+        outputs = self.in_flight.map(lambda p: self._complete(p, settings), prompts)
         self.seconds += time.perf_counter() - started
         return outputs
 
@@ -125,8 +184,12 @@ class OpenAIChatLLM:
         log-probabilities (concurrent requests, results in order)."""
         started = time.perf_counter()
         self._render([{"role": "user", "content": ""}], True)  # fail early without a template
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            values = list(pool.map(lambda pair: self._score(*pair),
-                                   zip(prompts, references, strict=True)))
+        values = self.in_flight.map(lambda pair: self._score(*pair),
+                                    list(zip(prompts, references, strict=True)))
         self.seconds += time.perf_counter() - started
         return values
+
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight now (still growing while `in_flight.settled` is False)."""
+        return self.in_flight.level
