@@ -142,6 +142,30 @@ def test_import_reports_every_bad_line_and_writes_nothing(write_lines, tmp_path:
     assert not (tmp_path / "out").exists()
 
 
+def test_import_names_the_lines_of_clashing_ids_and_missing_answers_or_targets(
+        write_lines, tmp_path: Path) -> None:
+    examples = write_lines("ex.jsonl", [
+        json.dumps({"id": "a", "query": "q?", "answers": ["x"]}),
+        json.dumps({"id": "b", "query": "r?", "target": "a text, not answers"}),
+        json.dumps({"id": "a", "query": "s?", "answers": ["z"]})])
+    corpus = write_lines("c.jsonl", [json.dumps({"id": "p", "text": "x"}),
+                                     json.dumps({"id": "q", "text": "y"}),
+                                     json.dumps({"id": "p", "text": "z"})])
+    with pytest.raises(InputError) as raised:
+        import_user_data(examples, corpus, tmp_path / "out", "mine", "qa")
+    message = str(raised.value)
+    assert f"{corpus}:3: passage id 'p' is already used on line 1" in message
+    assert f"{examples}:3: example 'a': the id is already used on line 1" in message
+    assert f"{examples}:2: example 'b' needs 'answers'" in message
+    emails = write_lines("mail.jsonl", [json.dumps({"id": "m", "query": "body text",
+                                                    "answers": ["x"]})])
+    with pytest.raises(InputError, match=rf"{re.escape(str(emails))}:1: example 'm' needs a "
+                                         r"non-empty 'target'"):
+        import_user_data(emails, write_lines("c2.jsonl", [json.dumps({"id": "p", "text": "x"})]),
+                         tmp_path / "out", "mine", "email-subject")
+    assert not (tmp_path / "out").exists()
+
+
 def test_cli_import_exit_code(write_lines, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
