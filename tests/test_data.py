@@ -178,6 +178,26 @@ def test_cli_import_exit_code(write_lines, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "ex.jsonl:1" in result.output
 
 
+def test_cli_errors_print_a_long_bracketed_path_whole(tmp_path: Path) -> None:
+    """The path in an error is one unbroken word to copy: no line break inserted in a
+    message longer than the terminal, and its brackets are not eaten as markup."""
+    from typer.testing import CliRunner
+
+    from ragbridge.cli import app
+
+    folder = tmp_path / ("a-folder-name-long-enough-to-pass-the-terminal-width " * 2).strip()
+    folder = folder.with_name(folder.name.replace(" ", "-") + " [v2]")
+    folder.mkdir()
+    examples = folder / "ex.jsonl"
+    examples.write_text("{broken\n")
+    corpus = folder / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "p", "text": "t"}) + "\n")
+    result = CliRunner().invoke(app, ["data", "import", "--examples", str(examples), "--corpus",
+                                      str(corpus), "--name", "x", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert f"{examples}:1:" in result.output
+
+
 def test_a_bad_utf8_byte_is_named_by_file_and_line(tmp_path: Path) -> None:
     examples = tmp_path / "ex.jsonl"
     examples.write_bytes(json.dumps({"id": "a", "query": "q?", "answers": ["x"]}).encode()

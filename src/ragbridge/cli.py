@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ragbridge.bridge.rl_stage import RLStageConfig
 from ragbridge.bridge.sl_stage import SLStageConfig
@@ -49,15 +50,22 @@ def _clear_errors() -> Iterator[None]:
     try:
         yield
     except LLMCallLimit as error:
-        console.print(f"[yellow]stopped:[/yellow] {error}; rerun the same command to continue.")
+        _say(f"[yellow]stopped:[/yellow] {escape(str(error))}; rerun the same command to "
+             "continue.")
         raise typer.Exit(4) from None
     except LLMError as error:
-        console.print(f"[red]LLM failed:[/red] {error}\nFinished work is kept; rerun the same "
-                      "command to resume.")
+        _say(f"[red]LLM failed:[/red] {escape(str(error))}\nFinished work is kept; rerun the "
+             "same command to resume.")
         raise typer.Exit(3) from None
     except (FileNotFoundError, InputError, ValueError, KeyError, RunLockedError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        _say(f"[red]error:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
+
+
+def _say(message: str) -> None:
+    """An error as it is: no line breaks added (a path stays one word to copy), and its own
+    brackets are text, not markup."""
+    console.print(message, soft_wrap=True)
 
 
 def _run_stage(stage: Callable[..., T], *args: Any, **kwargs: Any) -> T:
