@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,15 @@ class GenerationSettings:
 
 class LLMError(RuntimeError):
     """The LLM backend failed (endpoint dead, bad response) after its retries."""
+
+
+class PartialBatchError(LLMError):
+    """A batch failed after some of its requests were answered: `done` maps a prompt's
+    position in the batch to its answer, which the cache keeps (never asked again)."""
+
+    def __init__(self, message: str, done: dict[int, Any]) -> None:
+        super().__init__(message)
+        self.done = done
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ragbridge.llms.base import LLM, GenerationSettings, LLMError, LogLikelihood
+from ragbridge.llms.base import (
+    LLM,
+    GenerationSettings,
+    LLMError,
+    LogLikelihood,
+    PartialBatchError,
+)
 
 
 @dataclass
@@ -144,7 +150,13 @@ class CachedLLM:
         for start in range(0, len(pending), self.chunk_size):  # stored chunk by chunk: a
             asked = pending[start:start + self.chunk_size]      # crash loses one chunk at most
             chunk = self._allowed(asked)
-            outputs = self.llm.generate([prompt for _, prompt in chunk], settings)
+            try:
+                outputs = self.llm.generate([prompt for _, prompt in chunk], settings)
+            except PartialBatchError as error:  # keep what was answered before the failure
+                self._store([(chunk[i][0], output) for i, output in error.done.items()])
+                self.stats.calls += len(error.done)
+                self.spent += len(error.done)
+                raise
             fresh = list(zip([key for key, _ in chunk], outputs, strict=True))
             self._store(fresh)
             found.update(fresh)
@@ -171,7 +183,13 @@ class CachedLLM:
         for start in range(0, len(pending), self.chunk_size):
             asked = pending[start:start + self.chunk_size]
             chunk = self._allowed(asked)
-            values = scorer([p for _, (p, _) in chunk], [r for _, (_, r) in chunk])
+            try:
+                values = scorer([p for _, (p, _) in chunk], [r for _, (_, r) in chunk])
+            except PartialBatchError as error:
+                self._store_scores([(chunk[i][0], value) for i, value in error.done.items()])
+                self.stats.scored += len(error.done)
+                self.spent += len(error.done)
+                raise
             fresh = list(zip([key for key, _ in chunk], values, strict=True))
             self._store_scores(fresh)
             found.update(fresh)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from ragbridge.llms.base import (
     GenerationSettings,
     LLMError,
     LogLikelihood,
+    PartialBatchError,
     chat_continuation,
     finish_output,
 )
@@ -50,14 +51,18 @@ class InFlight:
         """`work` of every item, in order, `level` at a time (probing while not settled)."""
         results: list[Result] = []
         start = 0
-        while start < len(items) and not self.settled:
-            wave = items[start:start + self.level]
-            started = time.perf_counter()
-            results += _parallel(work, wave, len(wave))
-            if len(wave) == self.level:  # a short last wave says nothing about the level
-                self._observe(len(wave) / max(time.perf_counter() - started, 1e-9))
-            start += len(wave)
-        return results + _parallel(work, items[start:], self.level)
+        try:
+            while start < len(items) and not self.settled:
+                wave = items[start:start + self.level]
+                started = time.perf_counter()
+                results += _parallel(work, wave, len(wave))
+                if len(wave) == self.level:  # a short last wave says nothing about the level
+                    self._observe(len(wave) / max(time.perf_counter() - started, 1e-9))
+                start += len(wave)
+            return results + _parallel(work, items[start:], self.level)
+        except PartialBatchError as error:  # positions in this call, not in the last wave
+            done = dict(enumerate(results)) | {start + i: r for i, r in error.done.items()}
+            raise PartialBatchError(str(error), done) from error.__cause__
 
     def _observe(self, rate: float) -> None:
         previous = self.rates.get(self.level // 2)
@@ -73,12 +78,31 @@ class InFlight:
 
 def _parallel(work: Callable[[Item], Result], items: Sequence[Item],
               workers: int) -> list[Result]:
-    if not items:
-        return []
-    if workers <= 1 or len(items) == 1:
-        return [work(item) for item in items]
+    """`work` of every item in order, `workers` at a time; when one fails, the requests in
+    flight finish, none is started, and the answers so far travel in a PartialBatchError."""
+    done: dict[int, Result] = {}
+    if workers <= 1 or len(items) <= 1:
+        for position, item in enumerate(items):
+            try:
+                done[position] = work(item)
+            except LLMError as error:
+                raise PartialBatchError(str(error), done) from error
+        return [done[position] for position in range(len(items))]
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(work, items))
+        futures = [pool.submit(work, item) for item in items]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f.done() and f.exception()), None)
+        if failed is None:
+            return [f.result() for f in futures]
+        for future in futures:
+            future.cancel()  # those not started yet
+        wait(futures)
+    done = {i: f.result() for i, f in enumerate(futures)
+            if not f.cancelled() and f.exception() is None}
+    error = failed.exception()
+    if not isinstance(error, LLMError):
+        raise error
+    raise PartialBatchError(str(error), done) from error
 
 
 class OpenAIChatLLM:
