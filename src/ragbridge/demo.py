@@ -29,11 +29,11 @@ from rich.console import Console
 from ragbridge.bridge import rl_stage as rl
 from ragbridge.bridge import sl_stage as sl
 from ragbridge.bridge.sl import SLConfig
+from ragbridge.data.bundled import ensure_bundled
 from ragbridge.evaluation import stage as evaluate
 from ragbridge.gap import stage as gap
 from ragbridge.jsonl import write_json
 from ragbridge.llms import CachedLLM, load_llm
-from ragbridge.paths import dataset_dir
 from ragbridge.progress import ProgressCallback
 from ragbridge.recipes import (
     RECIPES,
@@ -57,16 +57,10 @@ __all__ = ["RECIPES", "Demo", "DemoSizes", "DemoTask", "Recipe", "demo_sizes", "
 
 def _ensure_data(name: str, console: Console, progress: ProgressCallback | None) -> None:
     """Build a bundled data set unless the cache holds its current version."""
-    from ragbridge.data import email_subject, nq_wiki
-
-    module = {"nq-wiki": nq_wiki, "email-subject": email_subject}[name]
-    builder = {"nq-wiki": nq_wiki.build_nq_wiki,
-               "email-subject": email_subject.build_email_subject}[name]
-    meta = dataset_dir(name) / "meta.json"
-    if meta.exists() and json.loads(meta.read_text()).get("version", 1) == module.VERSION:
-        return
-    counts = builder(dataset_dir(name), progress=progress)
-    console.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    counts = ensure_bundled(name, progress)
+    if counts:
+        console.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {v}" for k, v in
+                                                            counts.items()))
 
 
 def _seeded(name: str, seed: int) -> str:

@@ -23,6 +23,7 @@ from ragbridge.bridge.sl import SLConfig
 from ragbridge.cost import Estimate, estimate_fit
 from ragbridge.jsonl import InputError, write_json
 from ragbridge.llms import CachedLLM
+from ragbridge.llms.cache import LLMCallLimit
 from ragbridge.progress import ProgressCallback, ProgressUpdate
 from ragbridge.recipes import fit_rl_settings, fit_search
 from ragbridge.rundir import RunDir
@@ -40,8 +41,17 @@ class FitConfig:
     examples: Path | None = field(default=None, metadata={
         "help": "JSONL of {id, query, answers (qa) | target, split?}; a split is made by a "
                 "hash of the id where none is given (10% dev, 10% test)"})
-    corpus: Path | None = field(default=None, metadata={"help": "JSONL of {id, title?, text}"})
-    task: str = field(default="qa", metadata={"help": "qa | email-subject"})
+    corpus: Path | None = field(default=None, metadata={
+        "help": "JSONL of {id, title?, text} (not needed with --candidates)"})
+    candidates: Path | None = field(default=None, metadata={
+        "help": "Retrieval done elsewhere (a search API): JSONL of {id: EXAMPLE_ID, "
+                "candidates: [{id, title?, text, score?}, ...]} in rank order, used instead "
+                "of --retriever"})
+    dataset: str | None = field(default=None, metadata={
+        "help": "A bundled data set instead of --examples and --corpus: nq-wiki | "
+                "email-subject (built on first use; its task is its own)"})
+    task: str | None = field(default=None, metadata={
+        "help": "qa | email-subject (default: qa, or the bundled data set's)"})
     retriever: str = field(default="bm25", metadata={"help": "bm25 | dense | dense:PATH"})
     k: int = field(default=5, metadata={"help": "Candidates per query the bridge chooses from"})
     train_n: int | None = field(default=None, metadata={
@@ -67,10 +77,29 @@ class FitConfig:
         "help": "IN,OUT: the endpoint's price per million prompt and output tokens"})
 
     def __post_init__(self) -> None:
+        from ragbridge.data.bundled import BUNDLED_TASKS
+
+        if self.dataset is not None:
+            if self.dataset not in BUNDLED_TASKS:
+                raise ValueError(f"unknown bundled data set {self.dataset!r}: choose one of "
+                                 f"{', '.join(BUNDLED_TASKS)}")
+            given = [f"--{n}" for n in ("examples", "corpus", "candidates") if getattr(self, n)]
+            if given:
+                raise ValueError(f"give --dataset or {' and '.join(given)}, not both")
+            own = BUNDLED_TASKS[self.dataset]
+            if self.task not in (None, own):
+                raise ValueError(f"the {self.dataset} data set's task is {own}, not "
+                                 f"{self.task}")
+        # frozen: the resolved task is set once, here (a user's default stays 'qa')
+        object.__setattr__(self, "task", self.task or (
+            BUNDLED_TASKS[self.dataset] if self.dataset else "qa"))
         if self.chain not in CHAINS:
             raise ValueError(f"unknown chain {self.chain!r}: choose one of {', '.join(CHAINS)}")
         if self.k < 1:
             raise ValueError(f"k must be at least 1, not {self.k}")
+        if self.candidates and self.retriever != "bm25":
+            raise ValueError("give --retriever or --candidates, not both: given candidates "
+                             "are the retrieval")
 
     def prices(self) -> tuple[float, float] | None:
         """(prompt, output) price per million tokens, when given."""
@@ -96,7 +125,9 @@ class FitReport:
 
 
 def _digest(path: Path) -> str:
-    """sha256 of a file's bytes (a changed input file is a changed setting)."""
+    """sha256 of a file's bytes alone (a renamed copy is the same input; a changed one is a
+    changed setting). Not fingerprint.content_digest: that one names the file and
+    remembers model weights' hashes, not a user's data."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -109,9 +140,13 @@ def identity(config: FitConfig, llm: CachedLLM) -> dict[str, Any]:
     files' contents and the LLM."""
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
                 if k not in RUNTIME_OPTIONS}
-    for name in ("examples", "corpus"):
+    for name in ("examples", "corpus", "candidates"):
         path = getattr(config, name)
         settings[f"{name}_sha256"] = _digest(path) if path else None
+    if config.dataset:  # a rebuilt bundled data set is another input
+        from ragbridge.data.bundled import bundled_version
+
+        settings["dataset_version"] = bundled_version(config.dataset)
     settings["llm"] = llm.identity
     return settings
 
@@ -130,16 +165,36 @@ def check_same_settings(run_dir: RunDir, settings: dict[str, Any]) -> None:
 
 
 def _import(run_dir: RunDir, config: FitConfig) -> Path:
-    """The run's own copy of the data set (RUN/data), imported once; split sizes checked."""
+    """The run's data set: a bundled one (built once, in the shared cache) or the run's
+    own copy of the user's files (RUN/data, imported once); split sizes checked. Given
+    candidates are copied into the run (RUN/given-candidates.jsonl) and, without
+    --corpus, make its corpus."""
     from ragbridge.data.user_import import import_user_data
+    from ragbridge.jsonl import write_jsonl
+    from ragbridge.retrievers.given import given_corpus, read_given_candidates
 
     data = run_dir.path / "data"
-    if not (data / "meta.json").exists():
-        if not (config.examples and config.corpus):
+    if config.dataset:
+        from ragbridge.data.bundled import ensure_bundled
+        from ragbridge.paths import dataset_dir
+
+        ensure_bundled(config.dataset)
+        data = dataset_dir(config.dataset)
+    elif not (data / "meta.json").exists():
+        if not (config.examples and (config.corpus or config.candidates)):
             raise InputError(f"{run_dir.path} holds no data set yet: give --examples and "
-                             "--corpus")
-        import_user_data(config.examples, config.corpus, data, run_dir.path.name,
-                         config.task)
+                             "--corpus (or --candidates)")
+        corpus = config.corpus
+        if config.candidates:
+            given = read_given_candidates(config.candidates)
+            write_jsonl(given_candidates_path(run_dir), (
+                {"id": example_id, "candidates": [
+                    {**hit.passage.to_dict(), "score": hit.score} for hit in hits]}
+                for example_id, hits in given.items()))
+            if corpus is None:
+                corpus = run_dir.path / "corpus-from-candidates.jsonl"
+                write_jsonl(corpus, (p.to_dict() for p in given_corpus(given)))
+        import_user_data(config.examples, corpus, data, run_dir.path.name, config.task)
     counts = json.loads((data / "meta.json").read_text())["counts"]
     short = [f"{split} has {counts.get(split, 0)} (needs {least})"
              for split, least in MIN_EXAMPLES.items() if counts.get(split, 0) < least]
@@ -149,13 +204,41 @@ def _import(run_dir: RunDir, config: FitConfig) -> Path:
     return data
 
 
+def given_candidates_path(run_dir: RunDir) -> Path:
+    """Where a run keeps the candidates it was given (its retriever: `given:PATH`)."""
+    return run_dir.path.resolve() / "given-candidates.jsonl"
+
+
+def check_scoring(run_dir: RunDir, config: FitConfig, llm: CachedLLM) -> None:
+    """A likelihood utility needs the LLM's prompt log-probabilities: ask for one (the first
+    train query's reference with no passage, which the search asks anyway) and, when the
+    LLM cannot give it, say so before anything is spent."""
+    from ragbridge.llms import LLMError
+
+    if config.utility == "metric":
+        return
+    task = run_dir.task()
+    first = run_dir.candidates("train")[0].example
+    try:
+        llm.score([task.build_prompt(first, [])], [task.references(first)[0]])
+    except LLMCallLimit:
+        raise
+    except LLMError as error:
+        raise InputError(f"--utility {config.utility} needs the LLM's prompt "
+                         f"log-probabilities, and {llm.identity} gives none ({error}); use "
+                         "--utility metric, which needs only its replies") from None
+
+
 def _retrieve(run_dir: RunDir, config: FitConfig, data: Path,
               progress: ProgressCallback | None) -> None:
     from ragbridge.retrievers import stage as retrieve
 
+    retriever = (f"given:{given_candidates_path(run_dir)}" if config.candidates
+                 else config.retriever)
     if not run_dir.candidates_path.exists():
         retrieve.run(run_dir, retrieve.RetrieveConfig(
-            dataset=str(data), retriever=config.retriever, k=config.k), progress=progress)
+            dataset=config.dataset or str(data), retriever=retriever, k=config.k),
+            progress=progress)
 
 
 class _Stages:
@@ -199,6 +282,7 @@ def fit(run: Path, config: FitConfig, llm: CachedLLM,
         run_dir.record("fit-llm", {"spec": llm.recipe["spec"],
                                    "base_url": llm.recipe.get("base_url")})
     llm.max_calls = config.max_llm_calls  # the calibration counts too
+    check_scoring(run_dir, config, llm)
     estimate = estimate_fit(run_dir, config, llm)
     write_json(run_dir.path / "fit-estimate.json", estimate.to_dict())
     if on_estimate:

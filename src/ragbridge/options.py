@@ -128,7 +128,10 @@ def from_configs(function: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(function)
     def command(**values: Any) -> Any:
-        built = {name: _build(kind, values) for name, kind in configs.items()}
+        try:
+            built = {name: _build(kind, values) for name, kind in configs.items()}
+        except ValueError as error:  # options that do not go together: a usage error
+            raise typer.BadParameter(str(error)) from None
         own = {p: values[p] for p in signature.parameters if p not in configs}
         return function(**own, **built)
 

@@ -305,8 +305,9 @@ def create_app(selector: Selector, settings: ServiceSettings = ServiceSettings()
     @app.post("/v1/answer")
     async def answer(request: AnswerRequest) -> Any:
         if answer_batcher is None:
-            return error(404, "this server has no pipeline: serve a run directory for "
-                              "/v1/answer")
+            return error(404, "this server has no pipeline (a bridge folder, or a run fitted "
+                              "on given candidates): send the query and its passages to "
+                              "/v1/bridge, or serve a run with a retriever for /v1/answer")
         result = await answer_batcher.submit((request.query, request.group))
         return result.to_dict()
 
@@ -320,7 +321,14 @@ def app_for_path(path: Path, settings: ServiceSettings, llm_spec: str | None = N
     if (path / "bridge_config.json").exists():
         return create_app(Bridge.from_pretrained(path), settings, name=str(path))
     from ragbridge.bridged_rag import BridgedRAG, best_bridge_folder
+    from ragbridge.retrievers.given import PREFIX
+    from ragbridge.rundir import RunDir
 
+    if RunDir(path).settings().retriever.startswith(PREFIX):  # no retriever for new queries
+        LOG.info("%s was fitted on given candidates: serving /v1/bridge only (send the "
+                 "query and its passages)", path)
+        folder = best_bridge_folder(path)
+        return create_app(Bridge.from_pretrained(folder), settings, name=str(folder))
     pipeline = BridgedRAG.from_run(path, llm_spec=llm_spec)
     return create_app(pipeline.selector, settings, pipeline,
                       name=str(best_bridge_folder(path)))

@@ -13,7 +13,8 @@ __all__ = ["Retriever", "allowed_mask", "build_retriever"]
 
 def build_retriever(name: str, corpus: Sequence[Passage], device: str = "cpu",
                     batch_size: int = 64, progress: ProgressCallback | None = None) -> Retriever:
-    """'bm25' or 'dense' (bundled all-MiniLM-L6-v2), or 'dense:PATH' for another model."""
+    """'bm25' or 'dense' (bundled all-MiniLM-L6-v2), 'dense:PATH' for another model, or
+    'given:PATH' for candidates retrieved elsewhere (ragbridge.retrievers.given)."""
     if name == "bm25":
         from ragbridge.retrievers.bm25 import BM25Retriever
 
@@ -24,4 +25,11 @@ def build_retriever(name: str, corpus: Sequence[Passage], device: str = "cpu",
         model = name.split(":", 1)[1] if ":" in name else None
         return DenseRetriever(corpus, model_path=model, device=device, batch_size=batch_size,
                               progress=progress)
-    raise ValueError(f"unknown retriever {name!r}: choose 'bm25', 'dense' or 'dense:PATH'")
+    if name.startswith("given:"):
+        from pathlib import Path
+
+        from ragbridge.retrievers.given import GivenCandidates
+
+        return GivenCandidates(Path(name.split(":", 1)[1]))
+    raise ValueError(f"unknown retriever {name!r}: choose 'bm25', 'dense', 'dense:PATH' or "
+                     "'given:PATH'")
