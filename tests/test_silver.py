@@ -291,6 +291,23 @@ def test_singles_search_can_try_the_best_single_repeated(tmp_path: Path) -> None
     assert [v["sequence"] for v in plain[3]["trace"][-1]["verified"]] == []
 
 
+def test_top_k_stays_the_silver_unless_the_search_beats_it_by_the_margin(
+        tmp_path: Path) -> None:
+    """With a margin, top-K (a|b|c, worth 20 on q0 and 0 elsewhere) is the silver wherever
+    the search's best (b|a 80, a 40, empty 30, c 5) does not beat it by more than it."""
+    none = _search(tmp_path / "none", SilverConfig(strategy="singles", max_length=2,
+                                                   judge_top_k=False))
+    assert [r["silver"] for r in none] == [["b", "a"], ["a"], [], ["c"]]
+    ten = _search(tmp_path / "ten", SilverConfig(strategy="singles", max_length=2,
+                                                 judge_top_k=False, top_k_margin=10))
+    assert [r["silver"] for r in ten] == [["b", "a"], ["a"], [], ["a", "b", "c"]]
+    fifty = _search(tmp_path / "fifty", SilverConfig(strategy="singles", max_length=2,
+                                                     top_k_margin=50))
+    assert [r["silver"] for r in fifty] == [["b", "a"]] + [["a", "b", "c"]] * 3
+    assert [r["score"] for r in fifty] == [80, 0, 0, 0]
+    assert [r["top_k_score"] for r in ten] == [20, 0, 0, 0]  # judged although not asked
+
+
 def test_repeating_the_best_single_is_not_bounded_by_max_length(tmp_path: Path) -> None:
     """a|a|a|a beats a while a|a does not (the email-subject LLM's taste): singles with
     max_length 2 finds it when asked to repeat up to 4 times."""

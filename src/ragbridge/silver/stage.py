@@ -75,6 +75,8 @@ def search_settings(run_dir: RunDir, config: SilverStageConfig, llm: CachedLLM,
                 "task": judge.task.name, "judge_top_k": config.search.judge_top_k}
     if config.search.repeat_best > 1:  # recorded only when used: older files stay resumable
         settings["repeat_best"] = config.search.repeat_best
+    if config.search.top_k_margin is not None:
+        settings["top_k_margin"] = config.search.top_k_margin
     return settings
 
 
