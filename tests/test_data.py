@@ -217,3 +217,15 @@ def test_infinite_values_are_written_as_standard_json(tmp_path: Path) -> None:
     text = (tmp_path / "t.json").read_text()
     value = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard {name}"))
     assert float(value["threshold"]) == float("-inf") and float(value["trials"][0]) > 1e308
+
+
+def test_atomic_writes_get_the_permissions_a_plain_write_would(tmp_path: Path) -> None:
+    from ragbridge.jsonl import write_json
+
+    reference, written = tmp_path / "plain.json", tmp_path / "atomic.json"
+    reference.write_text("{}")  # open(..., "w"): 0666 less the umask
+    write_json(written, {})
+    assert written.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
+    written.chmod(0o640)  # an existing file keeps its own
+    write_json(written, {"again": 1})
+    assert written.stat().st_mode & 0o777 == 0o640
