@@ -262,3 +262,50 @@ def test_dev_chooses_the_silver_by_its_sl_bridges_mean_dev_metric(tmp_path: Path
     demo.sizes = replace(sizes, choose_utility_on_dev=False)
     dev[("metric", 1)] = [0.0]
     assert demo.sl_bridges(task, ("metric", "metric+likelihood"))[0] == "metric"
+
+
+def test_the_demo_runs_fit_on_each_bundled_data_set_with_its_recipe(
+        tmp_path: Path, monkeypatch) -> None:
+    """`make demo` is `ragbridge fit` per task with the recipe's retriever, K, utility, RL
+    reward and sizes, into the task's run directory; the study presets (seeds, a second
+    silver, RL-only) keep their own sequence."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    import ragbridge.demo as demo_module
+    import ragbridge.fit as fit_module
+    from ragbridge.recipes import RECIPES, TASKS
+
+    assert RECIPES["default"].sizes.one_fit and RECIPES["quick"].sizes.one_fit
+    assert not RECIPES["study"].sizes.one_fit and not RECIPES["qwen-study"].sizes.one_fit
+    fitted = []
+    evaluation = SimpleNamespace(results=[], title="t", metric="BLEU", length_unit="tokens",
+                                 comparisons=[], answerable_comparisons=[])
+
+    def fake_fit(run, config, llm, progress=None, on_estimate=None):
+        fitted.append((run, config))
+        return SimpleNamespace(evaluation=evaluation)
+
+    monkeypatch.setattr(fit_module, "fit", fake_fit)
+    monkeypatch.setattr(demo_module, "_ensure_data", lambda *args: None)
+    monkeypatch.setattr(demo_module, "load_llm", lambda spec: SimpleNamespace(
+        identity=spec, stats=SimpleNamespace(calls=0, scored=0)))
+    plan = replace(RECIPES["default"], sizes=replace(RECIPES["default"].sizes, gap_n=0))
+    summary = demo_module.run_demo(tmp_path, plan, Console(quiet=True))
+    sizes = plan.sizes
+    assert [run for run, _ in fitted] == [tmp_path / t.name for t in reversed(TASKS)]
+    for (_, config), task in zip(fitted, reversed(TASKS), strict=True):
+        assert (config.dataset, config.retriever, config.k, config.utility) == (
+            task.dataset, task.retriever, task.k, task.utility)
+        assert config.task == {"nq-wiki": "qa", "email-subject": "email-subject"}[task.dataset]
+        assert (config.dev_n, config.test_n, config.sl_epochs, config.rl_iterations) == (
+            sizes.dev_n, sizes.test_n, sizes.sl_epochs, sizes.rl_iterations)
+        assert config.train_n == {"nq-wiki": sizes.silver_n,
+                                  "email-subject": sizes.email_silver_n}[task.dataset]
+        assert config.chain == "sl+rl" and config.bridge_rows() == ("SL", "SL+RL (BGM)")
+        trainer = config.rl_trainer()  # the task's reward, the recipe's iterations
+        assert trainer.passage_cost == task.reward.passage_cost
+        assert trainer.likelihood_weight == task.reward.likelihood_weight
+        assert trainer.iterations == sizes.rl_iterations
+    assert set(summary["test tables"]) == {t.name for t in TASKS}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragbridge.judge import Judge
 from ragbridge.llms import CachedLLM
-from ragbridge.recipes import fit_rl_settings, fit_search
+from ragbridge.recipes import fit_search
 
 if TYPE_CHECKING:
     from ragbridge.fit import FitConfig
@@ -173,8 +173,7 @@ def estimate_fit(run_dir: RunDir, config: FitConfig, llm: CachedLLM,
         stages.append(bounded("SL (dev each epoch)", config.sl_epochs * dev_n, 0, "dev",
                               "SL"))
     if config.chain != "sl":
-        rl = fit_rl_settings(config.utility, config.rl_iterations,
-                             config.seed)
+        rl = config.rl_trainer()
         rollouts = rl.iterations * rl.rollout_queries * rl.samples_per_query
         references = max((len(task.references(i.example)) for i in first), default=1)
         stages.append(bounded("RL rollouts", rollouts,
@@ -184,8 +183,8 @@ def estimate_fit(run_dir: RunDir, config: FitConfig, llm: CachedLLM,
         stages.append(bounded("RL dev evaluations", evaluations * dev_n, 0, "dev", "RL"))
     stages.append(bounded("reranker threshold", RERANKER_TRIALS * dev_n, 0, "dev",
                           "reranker"))
-    # the baselines and the oracle were judged by the test silver; new: reranker, bridge
-    # (and top-1 where the utility judged the singles by likelihood alone)
-    rows = 2 + (0 if judge.needs_output else 1)
+    # the baselines and the oracle were judged by the test silver; new: the reranker and
+    # each bridge (and top-1 where the utility judged the singles by likelihood alone)
+    rows = 1 + len(config.bridge_rows()) + (0 if judge.needs_output else 1)
     stages.append(bounded("evaluate (test)", rows * test_n, 0, "test", "evaluate"))
     return Estimate(stages, judge.length_unit, seconds, timed, config.prices())

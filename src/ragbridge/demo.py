@@ -31,6 +31,7 @@ from ragbridge.bridge import sl_stage as sl
 from ragbridge.bridge.sl import SLConfig
 from ragbridge.data.bundled import ensure_bundled
 from ragbridge.evaluation import stage as evaluate
+from ragbridge.fit import FitConfig
 from ragbridge.gap import stage as gap
 from ragbridge.jsonl import write_json
 from ragbridge.llms import CachedLLM, load_llm
@@ -238,14 +239,48 @@ class Demo:
             split="test", n=self.sizes.test_n,
             bridges=tuple(f"{n}={p}" for n, p in bridges.items())), self.llm,
             progress=self.progress)
-        self.console.print(results_table(report.results, report.title, report.metric,
-                                         report.length_unit))
-        for comparison in report.comparisons:
-            self.console.print(comparison.line())
-        for comparison in report.answerable_comparisons:
-            self.console.print("answerable: " + comparison.line())
+        show_evaluation(self.console, report)
         self.lap(f"{task.name} evaluate ({len(bridges)} bridges)")
         return report
+
+    def fit(self, task: DemoTask, train_n: int | None) -> evaluate.EvaluationReport:
+        """The task as `ragbridge fit` on its bundled data set with the recipe's settings
+        (one silver, one seed, SL then RL), then the gap probe on the same run."""
+        from ragbridge.fit import fit
+
+        run = utility_run(self.runs, task, task.utility)
+        report = fit(run.path, fit_config(task, self.sizes, train_n), self.llm,
+                     progress=self.progress,
+                     on_estimate=lambda estimate: [self.console.print(line)
+                                                   for line in estimate.lines()])
+        self.lap(f"{task.name} fit")
+        show_evaluation(self.console, report.evaluation)
+        if self.sizes.gap_n:
+            probed = gap.run(run, gap.GapConfig(n=self.sizes.gap_n), self.llm,
+                             progress=self.progress)
+            self.console.print(gap_table(probed.report, probed.title))
+            self.lap(f"{task.name} gap probe")
+        return report.evaluation
+
+
+def fit_config(task: DemoTask, sizes: DemoSizes, train_n: int | None) -> FitConfig:
+    """`ragbridge fit` on the task's bundled data set with the recipe's retriever, K,
+    utility, RL reward and sizes (no RL iterations: the SL chain)."""
+    return FitConfig(dataset=task.dataset, retriever=task.retriever, k=task.k,
+                     train_n=train_n, dev_n=sizes.dev_n, test_n=sizes.test_n,
+                     utility=task.utility, chain="sl+rl" if sizes.rl_iterations else "sl",
+                     sl_epochs=sizes.sl_epochs, rl_iterations=sizes.rl_iterations,
+                     rl_settings=task.reward)
+
+
+def show_evaluation(console: Console, report: evaluate.EvaluationReport) -> None:
+    """The test table and each bridge's paired bootstrap against the best baseline."""
+    console.print(results_table(report.results, report.title, report.metric,
+                                report.length_unit))
+    for comparison in report.comparisons:
+        console.print(comparison.line())
+    for comparison in report.answerable_comparisons:
+        console.print("answerable: " + comparison.line())
 
 
 def _table(report: evaluate.EvaluationReport) -> dict[str, dict[str, float]]:
@@ -284,9 +319,10 @@ def run_demo(runs: Path, plan: Recipe, console: Console,
     for task in chosen:
         _ensure_data(task.dataset, console, progress)
     demo.lap("data")
-    for task in chosen:
-        demo.retrieve(task)
-    demo.lap("retrieve")
+    if not sizes.one_fit:  # `fit` retrieves for itself
+        for task in chosen:
+            demo.retrieve(task)
+        demo.lap("retrieve")
     earlier = _earlier_summary(runs)
     tables = earlier.get("test tables", {})
     demo.timings = {**earlier.get("stage seconds", {}), **demo.timings}
@@ -295,7 +331,8 @@ def run_demo(runs: Path, plan: Recipe, console: Console,
     # one task at a time, the smaller first: email-subject's silver, training and evaluation
     # take a fraction of nq-wiki's, so its complete table is there hours earlier in a long run
     for task in reversed(chosen):
-        tables[task.name] = _table(demo.task(task, train_sizes[task.dataset]))
+        run_task = demo.fit if sizes.one_fit else demo.task
+        tables[task.name] = _table(run_task(task, train_sizes[task.dataset]))
     sections = ["# ragbridge demo: test tables", ""]
     for task in plan.tasks:  # every task with a test table in this folder, this run's or earlier
         table = utility_run(runs, task, task.utility).eval_path("test", "md")

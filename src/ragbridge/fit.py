@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ragbridge.bridge.rl import RLConfig
 from ragbridge.bridge.sl import SLConfig
 from ragbridge.cost import Estimate, estimate_fit
 from ragbridge.jsonl import InputError, write_json
@@ -68,6 +69,9 @@ class FitConfig:
     sl_epochs: int = field(default=4, metadata={"help": "SL epochs (dev picks the best)"})
     rl_iterations: int = field(default=20, metadata={"help": "RL iterations"})
     seed: int = field(default=0, metadata={"help": "Seed of every trained model"})
+    rl_settings: RLConfig | None = field(default=None, metadata={
+        "cli": False, "help": "RL's settings but iterations, seed and evaluation interval "
+                              "(the demo's recipe gives its task's; none: `fit_rl_settings`)"})
     dry_run: bool = field(default=False, metadata={
         "help": "Import, retrieve and print the cost estimate; ask the LLM nothing more than "
                 "its calibration"})
@@ -100,6 +104,18 @@ class FitConfig:
         if self.candidates and self.retriever != "bm25":
             raise ValueError("give --retriever or --candidates, not both: given candidates "
                              "are the retrieval")
+
+    def rl_trainer(self) -> RLConfig:
+        """The RL settings this fit trains with."""
+        if self.rl_settings is None:
+            return fit_rl_settings(self.utility, self.rl_iterations, self.seed)
+        return replace(self.rl_settings, iterations=self.rl_iterations, seed=self.seed,
+                       eval_every=max(self.rl_iterations // 4, 1))
+
+    def bridge_rows(self) -> tuple[str, ...]:
+        """The test table's row of each bridge the chain trains, the chain's own last."""
+        return {"sl+rl": ("SL", "SL+RL (BGM)"), "sl": ("SL",),
+                "rl-only": ("RL-only",)}[self.chain]
 
     def prices(self) -> tuple[float, float] | None:
         """(prompt, output) price per million tokens, when given."""
@@ -300,27 +316,29 @@ def fit(run: Path, config: FitConfig, llm: CachedLLM,
             run_dir, silver.SilverStageConfig(split=split, limit=limit,
                                               search=fit_search(config.utility, split)),
             llm, progress=progress))
-    bridge = None
+    bridge, bridges = None, []
     if "SL" in names:
         trained = stages.run("SL", lambda: sl_stage.run(run_dir, sl_stage.SLStageConfig(
             dev_limit=config.dev_n, trainer=SLConfig(epochs=config.sl_epochs,
                                                      seed=config.seed)), llm,
             progress=progress))
         bridge = trained.model
+        bridges.append(bridge)
     if "RL" in names:
         start = str(bridge) if bridge else "minilm-fid"
-        trainer = fit_rl_settings(config.utility, config.rl_iterations, config.seed)
+        trainer = config.rl_trainer()
         result = stages.run("RL", lambda: rl_stage.run(run_dir, rl_stage.RLStageConfig(
             start=start, out=run_dir.bridge_path("bridge-rl"), dev_limit=config.dev_n,
             train_limit=config.train_n, trainer=trainer), llm, progress=progress))
         bridge = result.model
+        bridges.append(bridge)
     tuned = (run_dir.reranker_path / "threshold.json").exists()  # a rerun keeps it
     stages.run("reranker", lambda: None if tuned else reranker.run(
         run_dir, reranker.RerankerConfig(dev_limit=config.dev_n, seed=config.seed), llm))
-    label = {"sl+rl": "SL+RL (BGM)", "sl": "SL", "rl-only": "RL-only"}[config.chain]
+    rows = tuple(f"{label}={path}" for label, path in zip(config.bridge_rows(), bridges,
+                                                          strict=True))
     report.evaluation = stages.run("evaluate", lambda: evaluate.run(
-        run_dir, evaluate.EvaluateConfig(split="test", n=config.test_n,
-                                         bridges=(f"{label}={bridge}",)), llm,
+        run_dir, evaluate.EvaluateConfig(split="test", n=config.test_n, bridges=rows), llm,
         progress=progress))
     report.measured, report.serve = stages.measured, bridge
     write_json(run_dir.path / "fit-measured.json",

@@ -83,6 +83,14 @@ class DemoSizes:
     search: SilverConfig = field(default_factory=lambda: SilverConfig(strategy="singles",
                                                                       max_length=2))
 
+    @property
+    def one_fit(self) -> bool:
+        """One silver, one seed and BGM's chain alone: each task is `ragbridge fit` on its
+        bundled data set (the study's seeds, second silver and RL-only need the study's
+        own sequence)."""
+        return (self.seeds == 1 and not self.second_silver_bridge and not self.rl_only
+                and not self.choose_utility_on_dev)
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -97,7 +105,8 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "quick": Recipe(SMOLLM2, TASKS, DemoSizes(
         gap_n=4, silver_n=40, email_silver_n=40, dev_n=20, test_n=40, sl_epochs=1,
-        rl_iterations=2, table_before_rl=False), replays=True),
+        rl_iterations=2, second_silver_bridge=False, rl_only=False, table_before_rl=False),
+        replays=True),
     "default": Recipe(SMOLLM2, TASKS, DemoSizes(
         gap_n=10, silver_n=300, email_silver_n=None, dev_n=150, test_n=None, sl_epochs=2,
         rl_iterations=10, second_silver_bridge=False, rl_only=False, table_before_rl=False),
