@@ -44,13 +44,16 @@ PY
   touch "$STUDY/.judgments-imported"
 fi
 
-mkdir -p "$RUN"
-[ -f "$RUN/candidates.jsonl" ] || {
-  cp "$STUDY/candidates.jsonl" "$RUN/candidates.jsonl.tmp"
+# A run folder of its own on the study's candidates (the retrieval part of its config).
+new_run() {
+  mkdir -p "$1"
+  [ -f "$1/candidates.jsonl" ] && return
+  cp "$STUDY/candidates.jsonl" "$1/candidates.jsonl.tmp"
   python3 -c "import json,sys; c=json.load(open(sys.argv[1])); json.dump({'retrieve': c['retrieve']}, open(sys.argv[2], 'w'), indent=2)" \
-    "$STUDY/config.json" "$RUN/config.json"
-  mv "$RUN/candidates.jsonl.tmp" "$RUN/candidates.jsonl"
+    "$STUDY/config.json" "$1/config.json"
+  mv "$1/candidates.jsonl.tmp" "$1/candidates.jsonl"
 }
+new_run "$RUN"
 "$BIN/ragbridge" silver --run "$RUN" --split train "${SEARCH[@]}" --top-k-margin "$MARGIN" \
   --no-top-k "${LLM[@]}"
 "$BIN/ragbridge" silver --run "$RUN" --split dev "${SEARCH[@]}" --top-k-margin "$MARGIN" \
@@ -67,18 +70,17 @@ import json
 import sys
 from pathlib import Path
 
-for history in sorted(Path(sys.argv[1]).glob("bridge-sl*/history.json")):
-    epochs = json.loads(history.read_text())
-    print(history.parent.name, "dev by epoch:", json.dumps(epochs)[:300])
+for path in sorted(Path(sys.argv[1]).glob("bridge-sl*/history.json")):
+    history = json.loads(path.read_text())
+    by_epoch = ", ".join(f"{epoch['metric']:.1f}" for epoch in history["dev"])
+    print(f"{path.parent.name}: dev by epoch {by_epoch}; best epoch {history['best_epoch']}")
 PY
 [ "${TEST:-0}" = 1 ] || exit 0
 
 # Test, once, for the margin dev chose: the study's test silver (baselines and the oracle,
 # no margin) in a folder of its own, the study's reranker trained there on the study's silver.
 EVAL="$RUN-test"
-mkdir -p "$EVAL"
-[ -f "$EVAL/candidates.jsonl" ] || cp "$RUN/config.json" "$EVAL/config.json"
-[ -f "$EVAL/candidates.jsonl" ] || cp "$RUN/candidates.jsonl" "$EVAL/candidates.jsonl"
+new_run "$EVAL"
 "$BIN/ragbridge" silver --run "$EVAL" --split train "${SEARCH[@]}" --no-top-k "${LLM[@]}"
 "$BIN/ragbridge" silver --run "$EVAL" --split dev "${SEARCH[@]}" "${LLM[@]}"
 "$BIN/ragbridge" silver --run "$EVAL" --split test "${SEARCH[@]}" "${LLM[@]}"

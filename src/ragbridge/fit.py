@@ -106,10 +106,9 @@ class FitConfig:
                              "are the retrieval")
 
     def rl_trainer(self) -> RLConfig:
-        """The RL settings this fit trains with."""
-        if self.rl_settings is None:
-            return fit_rl_settings(self.utility, self.rl_iterations, self.seed)
-        return replace(self.rl_settings, iterations=self.rl_iterations, seed=self.seed,
+        """The RL settings this fit trains with: its reward, its iterations and seed."""
+        reward = self.rl_settings or fit_rl_settings(self.utility)
+        return replace(reward, iterations=self.rl_iterations, seed=self.seed,
                        eval_every=max(self.rl_iterations // 4, 1))
 
     def bridge_rows(self) -> tuple[str, ...]:

@@ -155,9 +155,9 @@ def fit_search(utility: str, split: str) -> SilverConfig:
                         judge_top_k=split != "train")
 
 
-def fit_rl_settings(utility: str, iterations: int, seed: int) -> RLConfig:
-    """The demo's RL recipe for `fit`; the likelihood only where the utility asks for it
-    (an endpoint without prompt log-probabilities can then run RL too)."""
+def fit_rl_settings(utility: str) -> RLConfig:
+    """The demo's RL recipe for `fit` (its iterations and seed are `fit`'s own); the
+    likelihood only where the utility asks for it (an endpoint without prompt
+    log-probabilities can then run RL too)."""
     weight = RL_SETTINGS.likelihood_weight if "likelihood" in utility else 0.0
-    return replace(RL_SETTINGS, iterations=iterations, seed=seed, likelihood_weight=weight,
-                   eval_every=max(iterations // 4, 1))
+    return replace(RL_SETTINGS, likelihood_weight=weight)
