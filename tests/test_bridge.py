@@ -242,6 +242,24 @@ def test_sl_resume_refuses_a_changed_silver(tmp_path: Path) -> None:
     assert again["epoch"] == 1
 
 
+def test_a_silver_longer_than_the_bridge_may_emit_is_refused_before_training(
+        tmp_path: Path) -> None:
+    """Top-K as the silver at K=10 has 10 ids; a bridge of at most 5 must say so at once, not
+    fail in its first batch."""
+    task = SequenceRewardTask({f"q{n}": {"b": 80.0} for n in range(8)})
+    judge = Judge(task, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))
+    items = make_candidates(4, k=3)
+    train = [BridgeExample(items[0], (0,)), BridgeExample(items[1], (0, 1, 2, 0)),
+             BridgeExample(items[2], ()), BridgeExample(items[3], (2, 1))]
+    config = SLConfig(family="tiny-fid", epochs=1, batch_size=4, max_ids=3)
+    with pytest.raises(ValueError, match=rf"{items[1].example.id!r} has 4 ids.*--max-ids 4"):
+        train_sl(train, [], judge, config, tmp_path / "out", k=3)
+    assert not list((tmp_path / "out").glob("checkpoint-*"))
+    history = train_sl(train, [], judge, SLConfig(**{**config.__dict__, "max_ids": 4}),
+                       tmp_path / "out", k=3)
+    assert history["epoch"] == 1
+
+
 def test_sl_without_dev_keeps_the_last_epoch_and_says_so(tmp_path: Path) -> None:
     task = SequenceRewardTask({f"q{n}": {"b": 80.0} for n in range(8)})
     judge = Judge(task, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))

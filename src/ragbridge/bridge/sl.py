@@ -141,6 +141,17 @@ def _best_epoch(state: dict[str, Any]) -> int:
     return max(state["dev"], key=lambda d: (d["metric"], d["exact_match"], -d["epoch"]))["epoch"]
 
 
+def check_silver_fits(train: Sequence[BridgeExample], max_ids: int) -> None:
+    """Refuse, before any training, a silver longer than the bridge may emit (e.g. top-K at
+    K=10 as the silver of a bridge of at most 5 ids), naming the longest and the setting."""
+    longest = max(train, key=lambda e: len(e.silver or ()), default=None)
+    if longest is not None and len(longest.silver or ()) > max_ids:
+        length = len(longest.silver or ())
+        raise ValueError(f"the silver of {longest.item.example.id!r} has {length} ids, more "
+                         f"than the bridge may emit (max_ids {max_ids}): train with "
+                         f"--max-ids {length}")
+
+
 def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge: Judge,
              config: SLConfig, out: Path, k: int,
              on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -151,6 +162,7 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
     if not train:
         raise ValueError("no training examples for the SL stage (no silver, or none "
                          "informative)")
+    check_silver_fits(train, config.max_ids)
     settings = {**asdict(config), "k": k}
     data = examples_digest(train)
     checkpoint, state = checkpoints.resume(
