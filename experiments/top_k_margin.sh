@@ -12,6 +12,12 @@
 #   MARGIN=0 bash experiments/top_k_margin.sh     # RUN: runs/qwen-study/email-topk-m$MARGIN
 #   MARGIN=5 bash experiments/top_k_margin.sh
 #   MARGIN=M TEST=1 bash experiments/top_k_margin.sh   # the margin dev chose, on test, once
+#   MARGIN=M RL=1 bash experiments/top_k_margin.sh      # + SL+RL (BGM) from each SL seed
+#
+# RL=1 continues each SL bridge with the study recipe's RL (RLOO, 20 iterations, groups of 4,
+# 8 queries a rollout, reward BLEU + 0.1 likelihood gain, KL 0.05 to the SL bridge; dev every
+# 5 iterations picks the checkpoint); with TEST=1 too, test evaluates the SL+RL bridges beside
+# the SL ones.
 #
 # On a fresh machine it first retrieves the study's candidates (BM25, K=5) and adds the
 # study's committed judgments to the cache, so only new prompts reach the LLM. Every stage
@@ -65,6 +71,16 @@ for SEED in 0 1 2; do
     --out "$OUT" "${LLM[@]}"
   BRIDGES+=(--bridge "SL top-K margin $MARGIN seed $SEED=$OUT/model")
 done
+if [ "${RL:-0}" = 1 ]; then
+  for SEED in 0 1 2; do
+    START="$RUN/bridge-sl"; [ "$SEED" = 0 ] || START="$RUN/bridge-sl-seed$SEED"
+    "$BIN/ragbridge" train-rl --run "$RUN" --start "$START/model" --out "$RUN/bridge-rl-seed$SEED" \
+      --algorithm rloo --iterations 20 --samples-per-query 4 --rollout-queries 8 \
+      --learning-rate 1e-4 --kl-coef 0.05 --likelihood-weight 0.1 --eval-every 5 \
+      --dev-limit 300 --seed "$SEED" "${LLM[@]}"
+    BRIDGES+=(--bridge "SL+RL top-K margin $MARGIN seed $SEED=$RUN/bridge-rl-seed$SEED/model")
+  done
+fi
 "$BIN/python" - "$RUN" <<'PY'
 import json
 import sys
