@@ -74,10 +74,11 @@ done
 if [ "${RL:-0}" = 1 ]; then
   for SEED in 0 1 2; do
     START="$RUN/bridge-sl"; [ "$SEED" = 0 ] || START="$RUN/bridge-sl-seed$SEED"
+    # the qwen-study recipe's email RL, as `ragbridge demo --preset qwen-study` runs it
+    read -ra RL_FLAGS <<< "$("$BIN/ragbridge" rl-flags --preset qwen-study \
+      --task email-subject --seed "$SEED")"
     "$BIN/ragbridge" train-rl --run "$RUN" --start "$START/model" --out "$RUN/bridge-rl-seed$SEED" \
-      --algorithm rloo --iterations 20 --samples-per-query 4 --rollout-queries 8 \
-      --learning-rate 1e-4 --kl-coef 0.05 --likelihood-weight 0.1 --eval-every 5 \
-      --dev-limit 300 --seed "$SEED" "${LLM[@]}"
+      "${RL_FLAGS[@]}" "${LLM[@]}"
     BRIDGES+=(--bridge "SL+RL top-K margin $MARGIN seed $SEED=$RUN/bridge-rl-seed$SEED/model")
   done
 fi

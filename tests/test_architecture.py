@@ -239,3 +239,40 @@ def test_scripts_find_the_cache_where_the_library_does() -> None:
                   for number, line in enumerate(script.read_text().splitlines(), start=1)
                   if re.search(r"\.cache/ragbridge", line) and "RAGBRIDGE_CACHE" not in line]
     assert hard_coded == []
+
+
+@pytest.mark.parametrize("preset", ["default", "qwen-study"])
+def test_rl_flags_given_to_train_rl_rebuild_the_recipes_rl_exactly(
+        preset: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ragbridge rl-flags` printed, then parsed by `train-rl`: the stage receives the
+    recipe's RL config field for field (a flag dropped, misspelt or left at its default, a
+    float printed so it parses differently, would differ), for every task of the preset."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from ragbridge.bridge import rl_stage
+    from ragbridge.cli import app
+    from ragbridge.llms import LLMOptions
+    from ragbridge.recipes import RECIPES, rl_trainer
+
+    seen: list[object] = []
+
+    def fake_run(run_dir: object, config: object, *args: object, **kwargs: object) -> None:
+        seen.append(config)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(rl_stage, "run", fake_run)
+    monkeypatch.setattr(LLMOptions, "load", lambda self: None)
+    plan = RECIPES[preset]
+    runner = CliRunner()
+    for task in plan.tasks:
+        printed = runner.invoke(app, ["rl-flags", "--preset", preset, "--task", task.dataset,
+                                      "--seed", "2"])
+        assert printed.exit_code == 0, printed.output
+        result = runner.invoke(app, ["train-rl", "--run", str(tmp_path),
+                                     *shlex.split(printed.output)])
+        assert "stop here" in result.output, result.output
+        assert seen.pop() == rl_stage.RLStageConfig(
+            dev_limit=plan.sizes.dev_n, trainer=rl_trainer(task, plan.sizes, seed=2))
+        assert rl_trainer(task, plan.sizes, 2) != rl_stage.RLConfig()  # flags were needed

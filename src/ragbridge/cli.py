@@ -388,6 +388,27 @@ def demo(
                      tasks=tuple(task or ()))
 
 
+@app.command("rl-flags")
+def rl_flags(
+        task: Annotated[str, typer.Option(help="The recipe's task: its data set name "
+                                               "(nq-wiki or email-subject)")],
+        preset: Annotated[str, typer.Option(
+            help="Recipe (ragbridge.recipes): quick, default, study, qwen-study")] = "default",
+        seed: Annotated[int, typer.Option(help="The RL seed")] = 0,
+        ) -> None:
+    """The `train-rl` options that run a recipe's RL for one task by hand: its reward and
+    trainer settings, iterations and dev queries (add --run, --start and --out)."""
+    from ragbridge.options import as_flags
+    from ragbridge.recipes import recipe, rl_trainer, select_tasks
+
+    with _clear_errors():
+        plan = recipe(preset)
+        chosen, = select_tasks(plan.tasks, (task,))
+        stage = RLStageConfig(dev_limit=plan.sizes.dev_n,
+                              trainer=rl_trainer(chosen, plan.sizes, seed))
+        typer.echo(" ".join(as_flags(stage)))
+
+
 @app.command("export-judgments")
 def export_judgments_command(
         out: Annotated[Path, typer.Option(help="The gzip JSONL file to write")],

@@ -44,6 +44,7 @@ from ragbridge.recipes import (
     demo_sizes,
     other_utility,
     recipe,
+    rl_trainer,
     select_tasks,
 )
 from ragbridge.render import write_markdown
@@ -147,8 +148,7 @@ class Demo:
            train_n: int | None, seed: int = 0) -> Path:
         """RL with the task's reward from an SL bridge (or a fresh family: RL-only), drawing
         rollouts from the queries the silver search judged (their judgments are cached)."""
-        trainer = replace(task.reward, iterations=self.sizes.rl_iterations, seed=seed,
-                          eval_every=max(self.sizes.rl_iterations // 4, 1))
+        trainer = rl_trainer(task, self.sizes, seed)
         out = _seeded(out, seed)
         result = rl.run(run, rl.RLStageConfig(start=start, out=run.bridge_path(out),
                                               dev_limit=self.sizes.dev_n, train_limit=train_n,

@@ -104,6 +104,30 @@ def _build(config_class: type, values: dict[str, Any]) -> Any:
     return config_class(**arguments)
 
 
+def as_flags(config: Any) -> list[str]:
+    """The command-line options that rebuild `config` from its class defaults: one per leaf
+    field whose value differs (a recipe's settings, written out for a stage command)."""
+    flags: list[str] = []
+    defaults = type(config)()
+    for path, item, hint in option_fields(type(config)):
+        value, default = config, defaults
+        for name in path:
+            value, default = getattr(value, name), getattr(default, name)
+        if value == default:
+            continue
+        dashed = option_name(item).replace("_", "-")
+        if _is_optional(hint)[1] is bool:
+            flags.append(f"--{dashed}" if value else
+                         f"--{item.metadata.get('negative', 'no-' + dashed)}")
+        elif isinstance(value, tuple):
+            flags += [part for element in value for part in (f"--{dashed}", str(element))]
+        elif value is None:
+            raise ValueError(f"{option_name(item)} is None, which no option can say")
+        else:
+            flags += [f"--{dashed}", str(value)]
+    return flags
+
+
 def from_configs(function: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator: expand every config-dataclass parameter of a command into options."""
     hints = typing.get_type_hints(function, include_extras=True)

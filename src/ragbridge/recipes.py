@@ -122,6 +122,13 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+def rl_trainer(task: DemoTask, sizes: DemoSizes, seed: int = 0) -> RLConfig:
+    """The RL trainer a recipe runs for a task: its reward and settings, the recipe's
+    iterations, a dev evaluation at every quarter of them, and the seed."""
+    return replace(task.reward, iterations=sizes.rl_iterations, seed=seed,
+                   eval_every=max(sizes.rl_iterations // 4, 1))
+
+
 def recipe(preset: str, llm: str | None = None, **sizes: int | None) -> Recipe:
     """A preset with another LLM and the given (non-None) sizes replaced."""
     if preset not in RECIPES:
