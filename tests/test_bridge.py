@@ -335,3 +335,25 @@ def test_the_real_minilm_bridge_reads_its_input(tmp_path: Path,
     reloaded = capfd.readouterr().err
     assert "MISSING" not in reloaded and "UNEXPECTED" not in reloaded
     assert loaded.generate([q for q, _, _ in dev], [p for _, p, _ in dev]) == chosen
+
+
+def test_by_default_a_bridge_reading_k_candidates_may_say_all_k(tmp_path: Path) -> None:
+    """Top-K is a silver (and the baseline to beat): at K=7, with no --max-ids, SL trains on
+    a seven-id silver, and the bridge it saves (as RL-only's fresh start) may emit seven ids,
+    against the fixed 5 before."""
+    from ragbridge.bridge.rl import RLConfig
+    from ragbridge.bridge.rl_stage import _start
+
+    k = 7
+    task = SequenceRewardTask({f"q{n}": {"b": 80.0} for n in range(4)})
+    judge = Judge(task, CachedLLM(EchoLLM(), tmp_path / "c.sqlite"))
+    items = make_candidates(4, k=k)
+    train = [BridgeExample(items[0], tuple(range(k))), BridgeExample(items[1], (3,)),
+             BridgeExample(items[2], ()), BridgeExample(items[3], (6, 0))]
+    history = train_sl(train, [], judge, SLConfig(family="tiny-fid", epochs=1, batch_size=4),
+                       tmp_path / "out", k=k)
+    assert history["config"]["max_ids"] == k
+    assert Bridge.from_pretrained(tmp_path / "out" / "model").format.max_ids == k
+    fresh = _start(None, "tiny-fid", k, RLConfig())  # type: ignore[arg-type]
+    assert fresh.format.max_ids == k
+    assert SLConfig(max_ids=9).bridge_format(k).max_ids == 9  # more, for repeats

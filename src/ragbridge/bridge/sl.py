@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,9 @@ class SLConfig:
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm"})
     passage_tokens: int = field(default=64, metadata={"help": "Token budget per passage"})
     query_tokens: int = field(default=96, metadata={"help": "Token budget for the query"})
-    max_ids: int = field(default=5, metadata={"help": "Longest id sequence the bridge emits"})
+    max_ids: int | None = field(default=None, metadata={
+        "help": "Longest id sequence the bridge emits (default K: every candidate once, so "
+                "it can say top-K; more lets a silver that repeats fit)"})
     utility_targets: float = field(default=0.0, metadata={
         "help": "Weight of the soft first-decision target: 0 imitates only the silver's "
                 "first id; w mixes in, with weight w, the softmax of the utilities the "
@@ -64,9 +66,13 @@ class SLConfig:
             raise ValueError("utility_temperature must be positive, not "
                              f"{self.utility_temperature}")
 
+    def ids_for(self, k: int) -> int:
+        """The longest id sequence a bridge reading K candidates emits."""
+        return k if self.max_ids is None else self.max_ids
+
     def bridge_format(self, k: int) -> BridgeFormat:
         """The input/output format the bridge is trained with, for K candidates."""
-        return BridgeFormat(k, self.passage_tokens, self.query_tokens, self.max_ids)
+        return BridgeFormat(k, self.passage_tokens, self.query_tokens, self.ids_for(k))
 
 
 @dataclass
@@ -162,7 +168,8 @@ def train_sl(train: Sequence[BridgeExample], dev: Sequence[BridgeExample], judge
     if not train:
         raise ValueError("no training examples for the SL stage (no silver, or none "
                          "informative)")
-    check_silver_fits(train, config.max_ids)
+    config = replace(config, max_ids=config.ids_for(k))  # the run records what it used
+    check_silver_fits(train, config.ids_for(k))
     settings = {**asdict(config), "k": k}
     data = examples_digest(train)
     checkpoint, state = checkpoints.resume(

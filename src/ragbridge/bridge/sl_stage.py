@@ -54,7 +54,9 @@ def run(run_dir: RunDir, config: SLStageConfig, llm: CachedLLM,
         history = train_sl(train, dev, judge, config.trainer, out, k, on_epoch=on_epoch,
                            progress=progress)
         plot_sl(history, out / "training.png", f"SL bridge ({config.trainer.family})")
-        run_dir.record("train-sl", {**asdict(config.trainer), "k": k, "train": len(train),
+        run_dir.record("train-sl", {**asdict(config.trainer),
+                                    "max_ids": config.trainer.ids_for(k), "k": k,
+                                    "train": len(train),
                                     "dev": len(dev), "limit": config.limit,
                                     "informative_only": config.informative_only,
                                     "best_epoch": history["best_epoch"],
