@@ -75,8 +75,8 @@ if [ "${RL:-0}" = 1 ]; then
   for SEED in 0 1 2; do
     START="$RUN/bridge-sl"; [ "$SEED" = 0 ] || START="$RUN/bridge-sl-seed$SEED"
     # the qwen-study recipe's email RL, as `ragbridge demo --preset qwen-study` runs it
-    read -ra RL_FLAGS <<< "$("$BIN/ragbridge" rl-flags --preset qwen-study \
-      --task email-subject --seed "$SEED")"
+    FLAGS=$("$BIN/ragbridge" rl-flags --preset qwen-study --task email-subject --seed "$SEED")
+    read -ra RL_FLAGS <<< "$FLAGS"  # (a failing rl-flags stops the script on the line above)
     "$BIN/ragbridge" train-rl --run "$RUN" --start "$START/model" --out "$RUN/bridge-rl-seed$SEED" \
       "${RL_FLAGS[@]}" "${LLM[@]}"
     BRIDGES+=(--bridge "SL+RL top-K margin $MARGIN seed $SEED=$RUN/bridge-rl-seed$SEED/model")

@@ -273,6 +273,8 @@ def test_rl_flags_given_to_train_rl_rebuild_the_recipes_rl_exactly(
         result = runner.invoke(app, ["train-rl", "--run", str(tmp_path),
                                      *shlex.split(printed.output)])
         assert "stop here" in result.output, result.output
+        train_n = {"nq-wiki": plan.sizes.silver_n, "email-subject": plan.sizes.email_silver_n}
         assert seen.pop() == rl_stage.RLStageConfig(
-            dev_limit=plan.sizes.dev_n, trainer=rl_trainer(task, plan.sizes, seed=2))
+            dev_limit=plan.sizes.dev_n, train_limit=train_n[task.dataset],
+            trainer=rl_trainer(task, plan.sizes, seed=2))
         assert rl_trainer(task, plan.sizes, 2) != rl_stage.RLConfig()  # flags were needed

@@ -397,7 +397,8 @@ def rl_flags(
         seed: Annotated[int, typer.Option(help="The RL seed")] = 0,
         ) -> None:
     """The `train-rl` options that run a recipe's RL for one task by hand: its reward and
-    trainer settings, iterations and dev queries (add --run, --start and --out)."""
+    trainer settings, iterations, and the train and dev queries it draws from (add --run,
+    --start and --out)."""
     from ragbridge.options import as_flags
     from ragbridge.recipes import recipe, rl_trainer, select_tasks
 
@@ -405,6 +406,7 @@ def rl_flags(
         plan = recipe(preset)
         chosen, = select_tasks(plan.tasks, (task,))
         stage = RLStageConfig(dev_limit=plan.sizes.dev_n,
+                              train_limit=plan.sizes.train_n(chosen.dataset),
                               trainer=rl_trainer(chosen, plan.sizes, seed))
         typer.echo(" ".join(as_flags(stage)))
 

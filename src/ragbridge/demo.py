@@ -327,12 +327,11 @@ def run_demo(runs: Path, plan: Recipe, console: Console,
     tables = earlier.get("test tables", {})
     demo.timings = {**earlier.get("stage seconds", {}), **demo.timings}
     calls, scored = llm.stats.calls, llm.stats.scored
-    train_sizes = {"nq-wiki": sizes.silver_n, "email-subject": sizes.email_silver_n}
     # one task at a time, the smaller first: email-subject's silver, training and evaluation
     # take a fraction of nq-wiki's, so its complete table is there hours earlier in a long run
     for task in reversed(chosen):
         run_task = demo.fit if sizes.one_fit else demo.task
-        tables[task.name] = _table(run_task(task, train_sizes[task.dataset]))
+        tables[task.name] = _table(run_task(task, sizes.train_n(task.dataset)))
     sections = ["# ragbridge demo: test tables", ""]
     for task in plan.tasks:  # every task with a test table in this folder, this run's or earlier
         table = utility_run(runs, task, task.utility).eval_path("test", "md")

@@ -83,6 +83,10 @@ class DemoSizes:
     search: SilverConfig = field(default_factory=lambda: SilverConfig(strategy="singles",
                                                                       max_length=2))
 
+    def train_n(self, dataset: str) -> int | None:
+        """Train queries a task's silver searches (and its RL draws rollouts from)."""
+        return self.email_silver_n if dataset == "email-subject" else self.silver_n
+
     @property
     def one_fit(self) -> bool:
         """One silver, one seed and BGM's chain alone: each task is `ragbridge fit` on its
