@@ -14,10 +14,9 @@
 #   MARGIN=M TEST=1 bash experiments/top_k_margin.sh   # the margin dev chose, on test, once
 #   MARGIN=M RL=1 bash experiments/top_k_margin.sh      # + SL+RL (BGM) from each SL seed
 #
-# RL=1 continues each SL bridge with the study recipe's RL (RLOO, 20 iterations, groups of 4,
-# 8 queries a rollout, reward BLEU + 0.1 likelihood gain, KL 0.05 to the SL bridge; dev every
-# 5 iterations picks the checkpoint); with TEST=1 too, test evaluates the SL+RL bridges beside
-# the SL ones.
+# RL=1 continues each SL bridge with the qwen-study recipe's RL (its options: `ragbridge
+# rl-flags --preset qwen-study --task email-subject`); with TEST=1 too, test evaluates the
+# SL+RL bridges beside the SL ones.
 #
 # On a fresh machine it first retrieves the study's candidates (BM25, K=5) and adds the
 # study's committed judgments to the cache, so only new prompts reach the LLM. Every stage

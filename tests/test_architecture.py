@@ -168,6 +168,22 @@ STAGE_MODULES = {"retrieve": "retrievers.stage", "gap": "gap.stage", "silver": "
 REQUIRED = {"retrieve": {"dataset": "toy"}}  # fields without a default
 
 
+def _capture_stage_config(monkeypatch: pytest.MonkeyPatch, stage: object) -> list[object]:
+    """Replace `stage.run` by one that keeps the config it is handed and stops the command
+    ("stop here", a usage error), with no LLM loaded; returns the configs seen."""
+    from ragbridge.llms import LLMOptions
+
+    seen: list[object] = []
+
+    def fake_run(run_dir: object, config: object, *args: object, **kwargs: object) -> None:
+        seen.append(config)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(stage, "run", fake_run)
+    monkeypatch.setattr(LLMOptions, "load", lambda self: None)
+    return seen
+
+
 @pytest.mark.parametrize("command", list(STAGE_MODULES))
 def test_a_command_without_options_gives_its_stage_the_configs_own_defaults(
         command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,18 +195,10 @@ def test_a_command_without_options_gives_its_stage_the_configs_own_defaults(
     from typer.testing import CliRunner
 
     from ragbridge.cli import app
-    from ragbridge.llms import LLMOptions
 
     stage = importlib.import_module(f"ragbridge.{STAGE_MODULES[command]}")
     config_class = _commands()[command].configs["config"]  # type: ignore[attr-defined]
-    seen: list[object] = []
-
-    def fake_run(run_dir: object, config: object, *args: object, **kwargs: object) -> None:
-        seen.append(config)
-        raise ValueError("stop here")
-
-    monkeypatch.setattr(stage, "run", fake_run)
-    monkeypatch.setattr(LLMOptions, "load", lambda self: None)
+    seen = _capture_stage_config(monkeypatch, stage)
     required = REQUIRED.get(command, {})
     given = [item for name, value in required.items() for item in (f"--{name}", value)]
     result = CliRunner().invoke(app, [command, "--run", str(tmp_path), *given])
@@ -253,17 +261,9 @@ def test_rl_flags_given_to_train_rl_rebuild_the_recipes_rl_exactly(
 
     from ragbridge.bridge import rl_stage
     from ragbridge.cli import app
-    from ragbridge.llms import LLMOptions
     from ragbridge.recipes import RECIPES, rl_trainer
 
-    seen: list[object] = []
-
-    def fake_run(run_dir: object, config: object, *args: object, **kwargs: object) -> None:
-        seen.append(config)
-        raise ValueError("stop here")
-
-    monkeypatch.setattr(rl_stage, "run", fake_run)
-    monkeypatch.setattr(LLMOptions, "load", lambda self: None)
+    seen = _capture_stage_config(monkeypatch, rl_stage)
     plan = RECIPES[preset]
     runner = CliRunner()
     for task in plan.tasks:

@@ -67,6 +67,16 @@ def _cli_type(hint: Any) -> Any:
     return inner | None if optional else inner
 
 
+def _flag(item: dataclasses.Field) -> str:
+    """A field's option as typed: `--name-with-dashes`."""
+    return "--" + option_name(item).replace("_", "-")
+
+
+def _negative_flag(item: dataclasses.Field) -> str:
+    """The option that turns a boolean field off (`metadata["negative"]` or `--no-NAME`)."""
+    return "--" + item.metadata.get("negative", "no-" + _flag(item)[2:])
+
+
 def _parameter(item: dataclasses.Field, hint: Any) -> inspect.Parameter:
     default = _default(item)
     cli_type = _cli_type(hint)
@@ -74,10 +84,9 @@ def _parameter(item: dataclasses.Field, hint: Any) -> inspect.Parameter:
         default = list(default) or None
         cli_type = cli_type | None
     name = option_name(item)
-    dashed = name.replace("_", "-")
-    flags: list[str] = [f"--{dashed}", *item.metadata.get("aliases", ())]
-    if _is_optional(hint)[1] is bool or hint is bool:
-        flags = [f"--{dashed}/--{item.metadata.get('negative', 'no-' + dashed)}"]
+    flags: list[str] = [_flag(item), *item.metadata.get("aliases", ())]
+    if _is_optional(hint)[1] is bool:
+        flags = [f"{_flag(item)}/{_negative_flag(item)}"]
     annotation = Annotated[cli_type, typer.Option(*flags, help=item.metadata.get("help", ""),
                                                   show_default=default is not None)]
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
@@ -115,16 +124,14 @@ def as_flags(config: Any) -> list[str]:
             value, default = getattr(value, name), getattr(default, name)
         if value == default:
             continue
-        dashed = option_name(item).replace("_", "-")
         if _is_optional(hint)[1] is bool:
-            flags.append(f"--{dashed}" if value else
-                         f"--{item.metadata.get('negative', 'no-' + dashed)}")
+            flags.append(_flag(item) if value else _negative_flag(item))
         elif isinstance(value, tuple):
-            flags += [part for element in value for part in (f"--{dashed}", str(element))]
+            flags += [part for element in value for part in (_flag(item), str(element))]
         elif value is None:
             raise ValueError(f"{option_name(item)} is None, which no option can say")
         else:
-            flags += [f"--{dashed}", str(value)]
+            flags += [_flag(item), str(value)]
     return flags
 
 
