@@ -255,3 +255,60 @@ def test_llamacpp_scores_as_a_full_logits_pass_does() -> None:
         expected = sum(logprobs[i, t] for i, t in enumerate(reply_ids))
         assert value.tokens == len(reply_ids)
         assert value.total == pytest.approx(expected, abs=1e-3)
+
+
+def test_llamacpp_generates_and_scores_from_one_prompt_pass(monkeypatch) -> None:
+    """`generate_scored` gives `generate`'s replies and `score`'s likelihoods (each from a
+    fresh model of its own) while scoring only the reply's tokens on the generation's key/value
+    cache: a second pass over the whole prompt cost the Qwen study's metric+likelihood
+    silver about 0.7 s a prompt."""
+    from ragbridge.llms import build_llm, llamacpp
+
+    prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[0] + " Answer briefly."]
+    references = [["Paris", "The capital is Paris."], [], ["Paris"]]
+    evaluated: list[tuple[int, int]] = []  # (tokens decoded, reply tokens) per reference
+    decode = llamacpp._decode_reply_logits
+
+    def counting(model, tokens, keep, reply_start):  # type: ignore[no-untyped-def]
+        evaluated.append((len(tokens) - keep, len(tokens) - reply_start))
+        return decode(model, tokens, keep, reply_start)
+
+    monkeypatch.setattr(llamacpp, "_decode_reply_logits", counting)
+    outputs, scored = build_llm("llamacpp").generate_scored(prompts, SETTINGS, references)
+    one_pass = list(evaluated)
+    assert outputs == build_llm("llamacpp").generate(prompts, SETTINGS)
+    assert [len(values) for values in scored] == [2, 0, 1]
+    flat = [(p, r) for p, refs in zip(prompts, references, strict=True) for r in refs]
+    separate = build_llm("llamacpp").score([p for p, _ in flat], [r for _, r in flat])
+    mine = [v for values in scored for v in values]
+    assert [v.tokens for v in mine] == [v.tokens for v in separate]
+    assert [v.total for v in mine] == pytest.approx([v.total for v in separate], abs=1e-5)
+    assert len(one_pass) == 3
+    assert all(decoded == reply + 1 for decoded, reply in one_pass), one_pass
+
+
+def test_the_study_llm_generates_and_scores_in_one_pass_behind_its_lazy_loader(
+        monkeypatch, tmp_path: Path) -> None:
+    """A named GGUF (the study's Qwen) is built on its first cache miss; the cache sees its
+    one-pass `generate_scored` before that, and a miss reaches the backend's one pass, not a
+    generation and a second, scoring pass. Before, the lazy loader hid it and the study's
+    metric+likelihood silver paid two passes a prompt."""
+    from ragbridge.llms import build_llm
+    from ragbridge.llms.lazy import LazyLLM
+    from ragbridge.llms.llamacpp import LlamaCppLLM
+
+    study = build_llm("llamacpp:qwen2.5-coder-0.5b")
+    assert isinstance(study, LazyLLM) and not study.loaded
+    assert callable(getattr(study, "generate_scored", None)) and not study.loaded
+
+    calls: list[str] = []
+    for name in ("generate", "score", "generate_scored"):
+        method = getattr(LlamaCppLLM, name)
+        monkeypatch.setattr(LlamaCppLLM, name, lambda self, *a, _m=method, _n=name:
+                            calls.append(_n) or _m(self, *a))
+    lazy = LazyLLM("llama.cpp:SmolLM2-135M-Instruct-Q4_1", LlamaCppLLM, one_pass=True)
+    cached = CachedLLM(lazy, tmp_path / "cache.sqlite")
+    outputs, scored = cached.generate_and_score([PROMPTS[0]], SETTINGS, [["Paris"]])
+    assert calls == ["generate_scored"]  # no generation or scoring pass of its own
+    assert outputs == LlamaCppLLM().generate([PROMPTS[0]], SETTINGS)
+    assert scored[0][0].tokens >= 1 and scored[0][0].total < 0
