@@ -309,35 +309,3 @@ def test_the_demo_runs_fit_on_each_bundled_data_set_with_its_recipe(
         assert trainer.likelihood_weight == task.reward.likelihood_weight
         assert trainer.iterations == sizes.rl_iterations
     assert set(summary["test tables"]) == {t.name for t in TASKS}
-
-
-def test_the_silver_that_generates_and_scores_searches_first(tmp_path: Path,
-                                                             monkeypatch) -> None:
-    """metric+likelihood judgments generate and score each prompt in one pass; searched
-    after the metric silver, every likelihood would cost a second pass over a prompt whose
-    generation is cached. The summary keeps each utility's silver."""
-    from types import SimpleNamespace
-
-    from rich.console import Console
-
-    from ragbridge.demo import Demo, DemoTask, demo_sizes
-    from ragbridge.recipes import RL_SETTINGS
-
-    searched = []
-
-    def fake_silver(self, run, utility, train_n, splits):  # type: ignore[no-untyped-def]
-        searched.append(utility)
-        return {split: {"queries": train_n} for split in splits}
-
-    monkeypatch.setattr(Demo, "silver", fake_silver)
-    task = DemoTask("run", "nq-wiki", "dense", "metric", RL_SETTINGS)
-    demo = Demo(tmp_path, demo_sizes("quick"), SimpleNamespace(identity="none"),
-                Console(quiet=True), None)
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "candidates.jsonl").write_text("")
-    (tmp_path / "run" / "config.json").write_text('{"retrieve": {}}')
-    demo.task_silver(task, 5, ("train", "dev"), ("metric", "metric+likelihood"))
-    assert searched == ["metric+likelihood", "metric"]
-    assert demo.summary["silver"]["run"] == {
-        "metric+likelihood": {"train": {"queries": 5}, "dev": {"queries": 5}},
-        "metric": {"train": {"queries": 5}, "dev": {"queries": 5}}}

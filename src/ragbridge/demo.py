@@ -161,12 +161,9 @@ class Demo:
     def task_silver(self, task: DemoTask, train_n: int | None, splits: tuple[str, ...],
                     utilities: tuple[str, ...]) -> None:
         """Silver on `splits` under each utility; a second utility mostly reuses the first
-        one's judgments: the same prompts, generated once. A utility that reads both the
-        output and the likelihood searches first: where the backend generates and scores
-        in one pass over a prompt, its judgments then hold the other searches' generations,
-        while a likelihood asked after a cached generation costs a pass of its own."""
+        one's judgments: the same prompts, generated once."""
         found = self.summary.setdefault("silver", {}).setdefault(task.name, {})
-        for utility in sorted(utilities, key=lambda u: u != "metric+likelihood"):
+        for utility in utilities:
             found.setdefault(utility, {}).update(self.silver(
                 utility_run(self.runs, task, utility), utility, train_n, splits))
         self.lap(f"{task.name} silver ({', '.join(splits)})")
