@@ -74,8 +74,7 @@ def build_llm(spec: str = DEFAULT_LLM, device: str = "cpu", batch_size: int = 8,
                 return gguf_token_counter(fetched) if fetched else None
 
             return LazyLLM(f"llama.cpp:{target}", lambda: LlamaCppLLM(
-                split_gguf(target), name=target, flash_attn=flash_attn), vocabulary,
-                one_pass=True)
+                split_gguf(target), name=target, flash_attn=flash_attn), vocabulary)
         return LlamaCppLLM(target, flash_attn=flash_attn)
     if spec in ("smollm2", "hf:smollm2", "smollm2-fp32", "smollm2-bf16"):
         from ragbridge.llms.hf import TransformersLLM

@@ -14,19 +14,14 @@ class LazyLLM:
     first `generate` or `score`."""
 
     def __init__(self, identity: str, build: Callable[[], LLM],
-                 vocabulary: Callable[[], Callable[[str], int] | None] | None = None,
-                 one_pass: bool = False) -> None:
+                 vocabulary: Callable[[], Callable[[str], int] | None] | None = None) -> None:
         """`vocabulary`: token counts without the backend (e.g. from a model file already on
-        disk), or None when they would need a fetch. `one_pass`: the backend generates and
-        scores a prompt in one pass (`generate_scored`), which the cache then asks for; it
-        must be known before the backend is built."""
+        disk), or None when they would need a fetch."""
         self.identity = identity
         self._build = build
         self._vocabulary = vocabulary
         self._backend: LLM | None = None
         self._lock = threading.Lock()
-        if one_pass:
-            self.generate_scored = self._generate_scored
 
     @property
     def loaded(self) -> bool:
@@ -59,10 +54,3 @@ class LazyLLM:
     def score(self, prompts: Sequence[str], references: Sequence[str]) -> list[LogLikelihood]:
         """The backend's reference log-likelihoods (building it first)."""
         return self.backend().score(prompts, references)  # type: ignore[attr-defined]
-
-    def _generate_scored(self, prompts: Sequence[str], settings: GenerationSettings,
-                         references: Sequence[Sequence[str]]
-                         ) -> tuple[list[str], list[list[LogLikelihood]]]:
-        """The backend's one-pass replies and reference log-likelihoods (building it first)."""
-        return self.backend().generate_scored(  # type: ignore[attr-defined]
-            prompts, settings, references)

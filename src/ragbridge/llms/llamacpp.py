@@ -4,8 +4,7 @@ Prompts are processed one at a time, each from an empty key/value cache: reusing
 previous prompt's cache for a shared prefix changed 3 to 6 replies in 54 on Qwen2.5-Coder-0.5B
 (`benchmarks/llamacpp_determinism.py`), so a reply depended on which prompt came before it
 and a cached judgment was not the one a rerun computes. Scoring keeps its prefix reuse: its
-log-likelihoods were identical to the last bit in any order, and `generate_scored` scores a
-prompt's references on the key/value cache its generation left (the same values as `score`).
+log-likelihoods were identical to the last bit in any order.
 
 Where llama.cpp was built with AMX (an Intel Xeon with AMX, compiled natively), its AMX
 weight repacking crashed the first decode with a segmentation fault on this project's
@@ -130,41 +129,18 @@ class LlamaCppLLM:
     def generate(self, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
         """Greedy (or sampled) chat completions, each from an empty cache, in input order."""
         started = time.perf_counter()
-        outputs = [self._complete(prompt, settings) for prompt in prompts]
+        outputs: list[str] = [""] * len(prompts)
+        for index in range(len(prompts)):
+            self.model.reset()  # no reuse of the previous prompt's cache: see the module doc
+            response = self.model.create_chat_completion(
+                messages=[{"role": "user", "content": prompts[index]}],
+                max_tokens=settings.max_new_tokens, temperature=settings.temperature,
+                top_k=1 if settings.temperature == 0 else 40,
+                stop=["\n"] if settings.stop_at_newline else None)
+            outputs[index] = finish_output(response["choices"][0]["message"]["content"] or "",
+                                           settings)
         self.seconds += time.perf_counter() - started
         return outputs
-
-    def _complete(self, prompt: str, settings: GenerationSettings) -> str:
-        """One chat completion from an empty key/value cache (see the module doc)."""
-        self.model.reset()
-        response = self.model.create_chat_completion(
-            messages=[{"role": "user", "content": prompt}],
-            max_tokens=settings.max_new_tokens, temperature=settings.temperature,
-            top_k=1 if settings.temperature == 0 else 40,
-            stop=["\n"] if settings.stop_at_newline else None)
-        return finish_output(response["choices"][0]["message"]["content"] or "", settings)
-
-    def generate_scored(self, prompts: Sequence[str], settings: GenerationSettings,
-                        references: Sequence[Sequence[str]]
-                        ) -> tuple[list[str], list[list[LogLikelihood]]]:
-        """`generate` and `score` of each prompt's references from one evaluation of the
-        prompt: each reply is generated exactly as `generate` does, then the references are
-        scored on the same context from the prompt's key/value cache, a pass over their few
-        tokens instead of a second one over the whole prompt."""
-        started = time.perf_counter()
-        outputs: list[str] = []
-        scores: list[list[LogLikelihood]] = []
-        for prompt, refs in zip(prompts, references, strict=True):
-            outputs.append(self._complete(prompt, settings))
-            values = []
-            for reference in refs:
-                context, reply = self._encode(self.model, prompt, reference)
-                evaluated = list(self.model.input_ids[:self.model.n_tokens])
-                values.append(_reply_likelihood(self.model, context, reply,
-                                                _shared_prefix(evaluated, context)))
-            scores.append(values)
-        self.seconds += time.perf_counter() - started
-        return outputs, scores
 
     # ---- scoring ----------------------------------------------------------------------
     def _render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
@@ -199,46 +175,30 @@ class LlamaCppLLM:
                                      n_batch=512,
                                      n_threads=self.threads, seed=0, verbose=False)
         scorer = self._scorer
-        encoded = [self._encode(scorer, prompt, reference)
-                   for prompt, reference in zip(prompts, references, strict=True)]
+        encoded = []
+        for prompt, reference in zip(prompts, references, strict=True):
+            context, reply = chat_continuation(self._render, prompt, reference,
+                                               self._token_text("eos"))
+            encoded.append((scorer.tokenize(context.encode(), add_bos=False, special=True),
+                            scorer.tokenize(reply.encode(), add_bos=False, special=True)))
         order = sorted(range(len(encoded)), key=lambda i: encoded[i][0] + encoded[i][1])
         results: list[LogLikelihood] = [LogLikelihood(0.0, 0)] * len(encoded)
         previous: list[int] = []
         for index in order:
             context, reply = encoded[index]
-            results[index] = _reply_likelihood(scorer, context, reply,
-                                               _shared_prefix(previous, context))
-            previous = context + reply
+            tokens = context + reply
+            if len(tokens) > scorer.n_ctx():
+                raise ValueError(f"prompt and reply take {len(tokens)} tokens, more than the "
+                                 f"scoring context of {scorer.n_ctx()}")
+            keep = 0  # the shared prefix, short of the last context token (it predicts reply[0])
+            while (keep < min(len(previous), len(context) - 1)
+                   and previous[keep] == tokens[keep]):
+                keep += 1
+            logits = _decode_reply_logits(scorer, tokens, keep, len(context))
+            shifted = logits - logits.max(axis=1, keepdims=True)
+            logprobs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            total = float(sum(logprobs[i, token] for i, token in enumerate(reply)))
+            results[index] = LogLikelihood(round(total, 6), len(reply))
+            previous = tokens
         self.seconds += time.perf_counter() - started
         return results
-
-    def _encode(self, model: Any, prompt: str, reference: str) -> tuple[list[int], list[int]]:
-        """The chat context's and the reference reply's tokens."""
-        context, reply = chat_continuation(self._render, prompt, reference,
-                                           self._token_text("eos"))
-        return (model.tokenize(context.encode(), add_bos=False, special=True),
-                model.tokenize(reply.encode(), add_bos=False, special=True))
-
-
-def _shared_prefix(evaluated: list[int], context: list[int]) -> int:
-    """How many leading context tokens are already in the key/value cache (`evaluated`),
-    short of the last one (its logits predict the reply's first token)."""
-    keep = 0
-    while keep < min(len(evaluated), len(context) - 1) and evaluated[keep] == context[keep]:
-        keep += 1
-    return keep
-
-
-def _reply_likelihood(model: Any, context: list[int], reply: list[int],
-                      keep: int) -> LogLikelihood:
-    """The reply's teacher-forced log-likelihood after the context, of which the first
-    `keep` tokens are already in the model's key/value cache."""
-    tokens = context + reply
-    if len(tokens) > model.n_ctx():
-        raise ValueError(f"prompt and reply take {len(tokens)} tokens, more than the "
-                         f"scoring context of {model.n_ctx()}")
-    logits = _decode_reply_logits(model, tokens, keep, len(context))
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    logprobs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    total = float(sum(logprobs[i, token] for i, token in enumerate(reply)))
-    return LogLikelihood(round(total, 6), len(reply))
