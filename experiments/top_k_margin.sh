@@ -13,10 +13,13 @@
 #   MARGIN=5 bash experiments/top_k_margin.sh
 #   MARGIN=M TEST=1 bash experiments/top_k_margin.sh   # the margin dev chose, on test, once
 #   MARGIN=M RL=1 bash experiments/top_k_margin.sh      # + SL+RL (BGM) from each SL seed
+#   MARGIN=M RL_ONLY=1 bash experiments/top_k_margin.sh # + RL-only (a fresh bridge), 3 seeds
 #
 # RL=1 continues each SL bridge with the qwen-study recipe's RL (its options: `ragbridge
-# rl-flags --preset qwen-study --task email-subject`); with TEST=1 too, test evaluates the
-# SL+RL bridges beside the SL ones.
+# rl-flags --preset qwen-study --task email-subject`); RL_ONLY=1 runs the same RL from the
+# untrained bridge (`minilm-fid`), as the study's RL-only row does; it reads no silver label,
+# only the train queries and the cached judgments, so the margin does not change it. With
+# TEST=1 too, test evaluates those bridges beside the SL ones.
 #
 # On a fresh machine it first retrieves the study's candidates (BM25, K=5) and adds the
 # study's committed judgments to the cache, so only new prompts reach the LLM. Every stage
@@ -79,6 +82,15 @@ if [ "${RL:-0}" = 1 ]; then
     "$BIN/ragbridge" train-rl --run "$RUN" --start "$START/model" --out "$RUN/bridge-rl-seed$SEED" \
       "${RL_FLAGS[@]}" "${LLM[@]}"
     BRIDGES+=(--bridge "SL+RL top-K margin $MARGIN seed $SEED=$RUN/bridge-rl-seed$SEED/model")
+  done
+fi
+if [ "${RL_ONLY:-0}" = 1 ]; then
+  for SEED in 0 1 2; do
+    FLAGS=$("$BIN/ragbridge" rl-flags --preset qwen-study --task email-subject --seed "$SEED")
+    read -ra RL_FLAGS <<< "$FLAGS"
+    "$BIN/ragbridge" train-rl --run "$RUN" --start minilm-fid \
+      --out "$RUN/bridge-rl-only-seed$SEED" "${RL_FLAGS[@]}" "${LLM[@]}"
+    BRIDGES+=(--bridge "RL-only seed $SEED=$RUN/bridge-rl-only-seed$SEED/model")
   done
 fi
 "$BIN/python" - "$RUN" <<'PY'
