@@ -73,23 +73,24 @@ for SEED in 0 1 2; do
     --out "$OUT" "${LLM[@]}"
   BRIDGES+=(--bridge "SL top-K margin $MARGIN seed $SEED=$OUT/model")
 done
+# the qwen-study recipe's email RL, as `ragbridge demo --preset qwen-study` runs it: SEED
+# START OUT
+train_rl() {
+  local flags
+  flags=$("$BIN/ragbridge" rl-flags --preset qwen-study --task email-subject --seed "$1")
+  read -ra RL_FLAGS <<< "$flags"  # (a failing rl-flags stops the script on the line above)
+  "$BIN/ragbridge" train-rl --run "$RUN" --start "$2" --out "$3" "${RL_FLAGS[@]}" "${LLM[@]}"
+}
 if [ "${RL:-0}" = 1 ]; then
   for SEED in 0 1 2; do
     START="$RUN/bridge-sl"; [ "$SEED" = 0 ] || START="$RUN/bridge-sl-seed$SEED"
-    # the qwen-study recipe's email RL, as `ragbridge demo --preset qwen-study` runs it
-    FLAGS=$("$BIN/ragbridge" rl-flags --preset qwen-study --task email-subject --seed "$SEED")
-    read -ra RL_FLAGS <<< "$FLAGS"  # (a failing rl-flags stops the script on the line above)
-    "$BIN/ragbridge" train-rl --run "$RUN" --start "$START/model" --out "$RUN/bridge-rl-seed$SEED" \
-      "${RL_FLAGS[@]}" "${LLM[@]}"
+    train_rl "$SEED" "$START/model" "$RUN/bridge-rl-seed$SEED"
     BRIDGES+=(--bridge "SL+RL top-K margin $MARGIN seed $SEED=$RUN/bridge-rl-seed$SEED/model")
   done
 fi
 if [ "${RL_ONLY:-0}" = 1 ]; then
   for SEED in 0 1 2; do
-    FLAGS=$("$BIN/ragbridge" rl-flags --preset qwen-study --task email-subject --seed "$SEED")
-    read -ra RL_FLAGS <<< "$FLAGS"
-    "$BIN/ragbridge" train-rl --run "$RUN" --start minilm-fid \
-      --out "$RUN/bridge-rl-only-seed$SEED" "${RL_FLAGS[@]}" "${LLM[@]}"
+    train_rl "$SEED" minilm-fid "$RUN/bridge-rl-only-seed$SEED"
     BRIDGES+=(--bridge "RL-only seed $SEED=$RUN/bridge-rl-only-seed$SEED/model")
   done
 fi
