@@ -15,6 +15,9 @@
 #   MARGIN=M RL=1 bash experiments/top_k_margin.sh      # + SL+RL (BGM) from each SL seed
 #   MARGIN=M RL_ONLY=1 bash experiments/top_k_margin.sh # + RL-only (a fresh bridge), 3 seeds
 #
+# MODEL (another judge LLM), RUN, JUDGMENTS (its files to replay) and RL_PRESET (whose RL)
+# run the same recipe for another LLM, as experiments/transfer.sh does for SmolLM2.
+#
 # RL=1 continues each SL bridge with the qwen-study recipe's RL (its options: `ragbridge
 # rl-flags --preset qwen-study --task email-subject`); RL_ONLY=1 runs the same RL from the
 # untrained bridge (`minilm-fid`), as the study's RL-only row does; it reads no silver label,
@@ -29,9 +32,11 @@ MARGIN=${MARGIN:-0}
 STUDY=${STUDY:-runs/qwen-study/email-subject-bm25}
 RUN=${RUN:-runs/qwen-study/email-topk-m$MARGIN}
 BIN=${BIN:-.venv/bin}
-MODEL=llamacpp:qwen2.5-coder-0.5b
+MODEL=${MODEL:-llamacpp:qwen2.5-coder-0.5b}
 LLM=(--llm "$MODEL")
+# judgments files of MODEL to replay (space-separated) and the recipe whose RL runs
 JUDGMENTS=${JUDGMENTS:-benchmarks/results/qwen-study/judgments.jsonl.gz}
+RL_PRESET=${RL_PRESET:-qwen-study}
 SEARCH=(--strategy singles --max-length 2 --utility metric)
 
 if [ ! -f "$STUDY/candidates.jsonl" ]; then
@@ -39,17 +44,23 @@ if [ ! -f "$STUDY/candidates.jsonl" ]; then
   "$BIN/ragbridge" retrieve --run "$STUDY" --dataset email-subject --retriever bm25 --k 5 \
     --recall-depth 10
 fi
-if [ ! -f "$STUDY/.judgments-imported" ] && [ -f "$JUDGMENTS" ]; then
-  "$BIN/python" - "$JUDGMENTS" "$MODEL" <<'PY'
+IMPORTED="$STUDY/.judgments-imported"  # one marker per LLM (the first: Qwen's, unsuffixed)
+[ "$MODEL" = llamacpp:qwen2.5-coder-0.5b ] || IMPORTED="$IMPORTED-${MODEL//[^A-Za-z0-9.-]/_}"
+if [ ! -f "$IMPORTED" ]; then
+  read -ra FILES <<< "$JUDGMENTS"
+  "$BIN/python" - "$MODEL" "${FILES[@]}" <<'PY'
 import sys
 from pathlib import Path
 
 from ragbridge.llms import load_llm
 from ragbridge.replay import import_judgments
 
-print(f"{import_judgments(Path(sys.argv[1]), load_llm(sys.argv[2]))} judgments added")
+llm = load_llm(sys.argv[1])
+for path in map(Path, sys.argv[2:]):
+    if path.is_file():
+        print(f"{path}: {import_judgments(path, llm)} judgments added")
 PY
-  touch "$STUDY/.judgments-imported"
+  touch "$IMPORTED"
 fi
 
 # A run folder of its own on the study's candidates (the retrieval part of its config).
@@ -73,11 +84,11 @@ for SEED in 0 1 2; do
     --out "$OUT" "${LLM[@]}"
   BRIDGES+=(--bridge "SL top-K margin $MARGIN seed $SEED=$OUT/model")
 done
-# the qwen-study recipe's email RL, as `ragbridge demo --preset qwen-study` runs it: SEED
+# the recipe's email RL (RL_PRESET), as `ragbridge demo --preset RL_PRESET` runs it: SEED
 # START OUT
 train_rl() {
   local flags
-  flags=$("$BIN/ragbridge" rl-flags --preset qwen-study --task email-subject --seed "$1")
+  flags=$("$BIN/ragbridge" rl-flags --preset "$RL_PRESET" --task email-subject --seed "$1")
   read -ra RL_FLAGS <<< "$flags"  # (a failing rl-flags stops the script on the line above)
   "$BIN/ragbridge" train-rl --run "$RUN" --start "$2" --out "$3" "${RL_FLAGS[@]}" "${LLM[@]}"
 }
