@@ -13,9 +13,10 @@ on one LLM's judgments can transfer to the other before any transfer is evaluate
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from pathlib import Path
+
+from ragbridge.jsonl import read_jsonl
 
 KINDS = ("empty", "one passage", "all K", "other")
 
@@ -23,16 +24,9 @@ KINDS = ("empty", "one passage", "all K", "other")
 def silver_labels(path: Path) -> dict[str, tuple[list[int], int]]:
     """Per query id of a silver file: its silver (candidate positions) and its number of
     candidates (a sender with a short profile has fewer than K)."""
-    labels = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                record = json.loads(line)
-                labels[record["id"]] = (list(record["silver_positions"]),
-                                        len(record["candidate_ids"]))
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise SystemExit(f"{path}:{number}: not a silver record ({error})") from error
-    return labels
+    records = read_jsonl(path, lambda record: (
+        record["id"], (list(record["silver_positions"]), len(record["candidate_ids"]))))
+    return dict(records)
 
 
 def kind(label: tuple[list[int], int]) -> str:
@@ -53,14 +47,14 @@ def agreement_table(first: Path, second: Path, names: tuple[str, str]) -> str:
     shared = sorted(set(labels_a) & set(labels_b))
     if not shared:
         raise SystemExit(f"{first} and {second} share no query id")
-    kinds_a = Counter(kind(labels_a[i]) for i in shared)
-    kinds_b = Counter(kind(labels_b[i]) for i in shared)
-    crossed = Counter((kind(labels_a[i]), kind(labels_b[i])) for i in shared)
+    kind_pairs = {i: (kind(labels_a[i]), kind(labels_b[i])) for i in shared}
+    kinds_a = Counter(first_kind for first_kind, _ in kind_pairs.values())
+    kinds_b = Counter(second_kind for _, second_kind in kind_pairs.values())
+    crossed = Counter(kind_pairs.values())
     identical = sum(labels_a[i][0] == labels_b[i][0] for i in shared)
     same_kind = sum(crossed[(name, name)] for name in KINDS)
     chance_kind = sum(kinds_a[name] * kinds_b[name] for name in KINDS) / len(shared)
-    both_single = [i for i in shared
-                   if kind(labels_a[i]) == kind(labels_b[i]) == "one passage"]
+    both_single = [i for i in shared if kind_pairs[i] == ("one passage", "one passage")]
     same_single = sum(labels_a[i][0] == labels_b[i][0] for i in both_single)
     chance_single = sum(1 / labels_a[i][1] for i in both_single)
     lines = [

@@ -46,9 +46,10 @@ if [ ! -f "$STUDY/candidates.jsonl" ]; then
 fi
 IMPORTED="$STUDY/.judgments-imported"  # one marker per LLM (the first: Qwen's, unsuffixed)
 [ "$MODEL" = llamacpp:qwen2.5-coder-0.5b ] || IMPORTED="$IMPORTED-${MODEL//[^A-Za-z0-9.-]/_}"
-if [ ! -f "$IMPORTED" ]; then
-  read -ra FILES <<< "$JUDGMENTS"
-  "$BIN/python" - "$MODEL" "${FILES[@]}" <<'PY'
+read -ra FILES <<< "$JUDGMENTS"
+PRESENT=(); for FILE in "${FILES[@]}"; do [ ! -f "$FILE" ] || PRESENT+=("$FILE"); done
+if [ ! -f "$IMPORTED" ] && [ "${#PRESENT[@]}" -gt 0 ]; then
+  "$BIN/python" - "$MODEL" "${PRESENT[@]}" <<'PY'
 import sys
 from pathlib import Path
 
@@ -57,8 +58,7 @@ from ragbridge.replay import import_judgments
 
 llm = load_llm(sys.argv[1])
 for path in map(Path, sys.argv[2:]):
-    if path.is_file():
-        print(f"{path}: {import_judgments(path, llm)} judgments added")
+    print(f"{path}: {import_judgments(path, llm)} judgments added")
 PY
   touch "$IMPORTED"
 fi
