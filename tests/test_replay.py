@@ -37,6 +37,34 @@ def test_exported_judgments_replay_without_llm_calls(tmp_path: Path) -> None:
     assert fresh_llm.calls == 1
 
 
+def test_an_export_can_leave_out_what_ships_already(tmp_path: Path) -> None:
+    study = CachedLLM(TableScorer({"q": {"a": -1.0, "b": -2.0, "c": -3.0}}),
+                      tmp_path / "study.sqlite")
+    study.generate(["q:a"], SETTINGS)
+    study.score(["q:a"], ["r"])
+    shipped = tmp_path / "shipped.jsonl.gz"
+    assert export_judgments(tmp_path / "study.sqlite", study.identity, shipped) == 2
+    study.generate(["q:b", "q:c"], SETTINGS)  # new since the shipped file
+    study.score(["q:b"], ["r"])
+    new = tmp_path / "new.jsonl.gz"
+    assert export_judgments(tmp_path / "study.sqlite", study.identity, new,
+                            exclude=[shipped]) == 3
+    with gzip.open(new, "rt") as handle:
+        rows = [json.loads(line) for line in handle][1:]
+    with gzip.open(shipped, "rt") as handle:
+        shipped_keys = {json.loads(line)["key"] for line in list(handle)[1:]}
+    assert not shipped_keys & {r["key"] for r in rows}
+    fresh_llm = TableScorer({"q": {}})
+    fresh = CachedLLM(fresh_llm, tmp_path / "user.sqlite")
+    assert import_judgments(shipped, fresh) + import_judgments(new, fresh) == 5
+    fresh.generate(["q:a", "q:b", "q:c"], SETTINGS)
+    fresh.score(["q:a", "q:b"], ["r", "r"])
+    assert fresh_llm.calls == 0 and fresh_llm.scored == 0  # the two files hold every one
+    with pytest.raises(InputError, match="not of 'test:another-model'"):
+        export_judgments(tmp_path / "study.sqlite", "test:another-model", new,
+                         exclude=[shipped])
+
+
 def test_judgments_of_another_llm_are_refused(tmp_path: Path) -> None:
     study = CachedLLM(TableScorer({}), tmp_path / "study.sqlite")
     study.generate(["q:a"], SETTINGS)

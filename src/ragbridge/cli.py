@@ -414,7 +414,10 @@ def rl_flags(
 @app.command("export-judgments")
 def export_judgments_command(
         out: Annotated[Path, typer.Option(help="The gzip JSONL file to write")],
-        llm: Annotated[str, typer.Option(help="Whose judgments (an LLM spec)")] = "smollm2-fp32"
+        llm: Annotated[str, typer.Option(help="Whose judgments (an LLM spec)")] = "smollm2-fp32",
+        exclude: Annotated[list[Path] | None, typer.Option(
+            help="A judgments file of the same LLM whose judgments are left out (repeatable): "
+                 "write only what is new")] = None,
         ) -> None:
     """Write every cached judgment of one LLM to a file another machine can replay."""
     from ragbridge.llms import build_llm
@@ -422,7 +425,7 @@ def export_judgments_command(
     from ragbridge.replay import export_judgments
 
     identity = build_llm(llm).identity
-    count = export_judgments(llm_cache_path(), identity, out)
+    count = export_judgments(llm_cache_path(), identity, out, exclude or ())
     console.print(f"{count} judgments of {identity} written to {out}")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,8 +51,29 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def export_judgments(cache: Path, identity: str, out: Path) -> int:
-    """Write the cache's rows of `identity` to `out`; returns how many."""
+def judgment_keys(path: Path, identity: str) -> set[tuple[str, str]]:
+    """The (kind, key) of every judgment in a judgments file of `identity`."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        header = json.loads(handle.readline())
+        if header.get("identity") != identity:
+            raise InputError(f"{path} holds judgments of {header.get('identity')!r}, not of "
+                             f"{identity!r}")
+        keys = set()
+        for number, line in enumerate(handle, start=2):
+            try:
+                row = json.loads(line)
+                keys.add((row["kind"], row["key"]))
+            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                raise InputError(f"{path}:{number}: bad judgment ({error})") from None
+    return keys
+
+
+def export_judgments(cache: Path, identity: str, out: Path,
+                     exclude: Sequence[Path] = ()) -> int:
+    """Write the cache's rows of `identity` to `out`, but those already in one of the
+    `exclude` files (what ships already: the file holds only what is new); returns how
+    many."""
+    known = set().union(*(judgment_keys(path, identity) for path in exclude))
     with closing(sqlite3.connect(cache)) as connection:
         rows = [{"kind": "generate", "key": key, "output": output} for key, output in
                 connection.execute("SELECT key, output FROM responses WHERE identity = ? "
@@ -60,6 +82,7 @@ def export_judgments(cache: Path, identity: str, out: Path) -> int:
                  for key, total, tokens in
                  connection.execute("SELECT key, total, tokens FROM scores WHERE identity = ? "
                                     "ORDER BY key", (identity,))]
+    rows = [row for row in rows if (row["kind"], row["key"]) not in known]
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".part")
     with gzip.open(partial, "wt", encoding="utf-8") as handle:
