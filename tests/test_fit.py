@@ -101,13 +101,13 @@ def test_fit_then_serve_on_a_served_llm_resumes_after_its_call_limit(
     finished = _fit(runner, *line)
     assert finished.exit_code == 0, finished.output
     output = finished.output  # the estimate comes first, the table last
-    assert output.index("LLM requests:") < output.index("SL+RL (BGM) vs best baseline")
+    assert output.index("LLM requests:") < output.index("RL-only vs best baseline")
     # every judgment was asked once, across the stop, the refusal and the resume
     assert max(Counter(counting.prompts).values()) == 1
     report = json.loads((run / "eval-test.json").read_text())
     assert [r["method"] for r in report["results"]] == [
-        "no retrieval", "top-1", "top-3", "point-wise reranker", "SL", "SL+RL (BGM)",
-        "silver oracle"]  # each bridge the chain trained: what RL adds to SL is measured
+        "no retrieval", "top-1", "top-3", "point-wise reranker", "RL-only",
+        "silver oracle"]  # the default chain, RL-only: one bridge, no SL stage
     # the estimate against what each stage really asked the server
     measured = json.loads((run / "fit-measured.json").read_text())
     stages = {s["stage"]: s for s in measured["estimate"]["stages"]}

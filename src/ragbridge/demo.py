@@ -265,7 +265,8 @@ class Demo:
 
 def fit_config(task: DemoTask, sizes: DemoSizes, train_n: int | None) -> FitConfig:
     """`ragbridge fit` on the task's bundled data set with the recipe's retriever, K,
-    utility, RL reward and sizes (no RL iterations: the SL chain)."""
+    utility, RL reward and sizes, on BGM's chain, whose judgments ship for replay (not fit's
+    default `rl-only`, whose demo judgments are not measured yet; no RL iterations: SL)."""
     return FitConfig(dataset=task.dataset, retriever=task.retriever, k=task.k,
                      train_n=train_n, dev_n=sizes.dev_n, test_n=sizes.test_n,
                      utility=task.utility, chain="sl+rl" if sizes.rl_iterations else "sl",

@@ -1,10 +1,11 @@
 """`ragbridge fit`: a user's examples and corpus to a served bridge, every stage in one call.
 
 Import (validated; dev/test by a hash of the id where the examples name no split),
-retrieval, silver on train, dev and test, the training chain (`sl+rl`, BGM's, by default;
-`sl` or `rl-only`), the point-wise reranker and the test table, in one run directory that
-`ragbridge serve RUN` takes as it is (the chain's last bridge is `RUN/bridge-rl/model`, or
-`RUN/bridge-sl/model` for `sl`).
+retrieval, silver on train, dev and test, the training chain (`rl-only` by default, the
+chain that measured best: README, "What each stage adds"; `sl+rl`, BGM's, or `sl`), the
+point-wise reranker and the test table, in one run directory that `ragbridge serve RUN` takes
+as it is (the chain's last bridge is `RUN/bridge-rl/model`, or `RUN/bridge-sl/model` for
+`sl`).
 
 Before the first LLM call it states what each stage will ask (`ragbridge.cost`); a rerun of
 the same command resumes every stage, and a changed setting is refused, naming it.
@@ -64,8 +65,8 @@ class FitConfig:
     utility: str = field(default="metric", metadata={
         "help": "What silver maximises: metric | likelihood | metric+likelihood (the "
                 "likelihoods need prompt log-probabilities from the LLM)"})
-    chain: str = field(default="sl+rl", metadata={
-        "help": "Training chain: sl+rl (BGM) | sl | rl-only"})
+    chain: str = field(default="rl-only", metadata={
+        "help": "Training chain: rl-only (measured best) | sl+rl (BGM) | sl"})
     sl_epochs: int = field(default=4, metadata={"help": "SL epochs (dev picks the best)"})
     rl_iterations: int = field(default=20, metadata={"help": "RL iterations"})
     seed: int = field(default=0, metadata={"help": "Seed of every trained model"})
