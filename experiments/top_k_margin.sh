@@ -16,7 +16,8 @@
 #   MARGIN=M RL_ONLY=1 bash experiments/top_k_margin.sh # + RL-only (a fresh bridge), 3 seeds
 #
 # MODEL (another judge LLM), RUN, JUDGMENTS (its files to replay) and RL_PRESET (whose RL)
-# run the same recipe for another LLM, as experiments/transfer.sh does for SmolLM2.
+# run the same recipe for another LLM, as experiments/transfer.sh does for SmolLM2; SEEDS
+# (default "0 1 2") names the seeds trained.
 #
 # RL=1 continues each SL bridge with the qwen-study recipe's RL (its options: `ragbridge
 # rl-flags --preset qwen-study --task email-subject`); RL_ONLY=1 runs the same RL from the
@@ -37,6 +38,7 @@ LLM=(--llm "$MODEL")
 # judgments files of MODEL to replay (space-separated) and the recipe whose RL runs
 JUDGMENTS=${JUDGMENTS:-benchmarks/results/qwen-study/judgments.jsonl.gz}
 RL_PRESET=${RL_PRESET:-qwen-study}
+SEEDS=${SEEDS:-0 1 2}  # the seeds of every trained chain
 SEARCH=(--strategy singles --max-length 2 --utility metric)
 
 if [ ! -f "$STUDY/candidates.jsonl" ]; then
@@ -78,7 +80,7 @@ new_run "$RUN"
 "$BIN/ragbridge" silver --run "$RUN" --split dev "${SEARCH[@]}" --top-k-margin "$MARGIN" \
   "${LLM[@]}"
 BRIDGES=()
-for SEED in 0 1 2; do
+for SEED in $SEEDS; do
   OUT="$RUN/bridge-sl"; [ "$SEED" = 0 ] || OUT="$RUN/bridge-sl-seed$SEED"
   "$BIN/ragbridge" train-sl --run "$RUN" --epochs 4 --dev-limit 300 --seed "$SEED" \
     --out "$OUT" "${LLM[@]}"
@@ -93,14 +95,14 @@ train_rl() {
   "$BIN/ragbridge" train-rl --run "$RUN" --start "$2" --out "$3" "${RL_FLAGS[@]}" "${LLM[@]}"
 }
 if [ "${RL:-0}" = 1 ]; then
-  for SEED in 0 1 2; do
+  for SEED in $SEEDS; do
     START="$RUN/bridge-sl"; [ "$SEED" = 0 ] || START="$RUN/bridge-sl-seed$SEED"
     train_rl "$SEED" "$START/model" "$RUN/bridge-rl-seed$SEED"
     BRIDGES+=(--bridge "SL+RL top-K margin $MARGIN seed $SEED=$RUN/bridge-rl-seed$SEED/model")
   done
 fi
 if [ "${RL_ONLY:-0}" = 1 ]; then
-  for SEED in 0 1 2; do
+  for SEED in $SEEDS; do
     train_rl "$SEED" minilm-fid "$RUN/bridge-rl-only-seed$SEED"
     BRIDGES+=(--bridge "RL-only seed $SEED=$RUN/bridge-rl-only-seed$SEED/model")
   done
