@@ -2,7 +2,7 @@
 
 Import (validated; dev/test by a hash of the id where the examples name no split),
 retrieval, silver on train, dev and test, the training chain (`rl-only` by default, the
-chain that measured best: README, "What each stage adds"; `sl+rl`, BGM's, or `sl`), the
+chain that measured best: docs/chains.md; `sl+rl`, BGM's, or `sl`), the
 point-wise reranker and the test table, in one run directory that `ragbridge serve RUN` takes
 as it is (the chain's last bridge is `RUN/bridge-rl/model`, or `RUN/bridge-sl/model` for
 `sl`).
