@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,20 +51,29 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def judgment_keys(path: Path, identity: str) -> set[tuple[str, str]]:
-    """The (kind, key) of every judgment in a judgments file of `identity`."""
+def _judgment_rows(path: Path, identity: str, advice: str = "") -> Iterator[tuple[int, dict]]:
+    """Each judgment of a judgments file with its line number, once its header names
+    `identity` (else an error, with `advice` after it)."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         header = json.loads(handle.readline())
         if header.get("identity") != identity:
             raise InputError(f"{path} holds judgments of {header.get('identity')!r}, not of "
-                             f"{identity!r}")
-        keys = set()
+                             f"{identity!r}{advice}")
         for number, line in enumerate(handle, start=2):
             try:
-                row = json.loads(line)
-                keys.add((row["kind"], row["key"]))
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as error:
                 raise InputError(f"{path}:{number}: bad judgment ({error})") from None
+
+
+def judgment_keys(path: Path, identity: str) -> set[tuple[str, str]]:
+    """The (kind, key) of every judgment in a judgments file of `identity`."""
+    keys = set()
+    for number, row in _judgment_rows(path, identity):
+        try:
+            keys.add((row["kind"], row["key"]))
+        except (KeyError, TypeError) as error:
+            raise InputError(f"{path}:{number}: bad judgment ({error})") from None
     return keys
 
 
@@ -97,21 +106,15 @@ def export_judgments(cache: Path, identity: str, out: Path,
 def import_judgments(path: Path, llm: CachedLLM) -> int:
     """Add a judgments file to `llm`'s cache (existing entries are kept); returns how many
     were new. The file's identity must be the LLM's."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        header = json.loads(handle.readline())
-        if header.get("identity") != llm.identity:
-            raise InputError(f"{path} holds judgments of {header.get('identity')!r}, not of "
-                             f"{llm.identity!r}: replay them with that LLM (--llm) or run "
-                             "without --replay")
-        generated, scored = [], []
-        for number, line in enumerate(handle, start=2):
-            try:
-                row = json.loads(line)
-                if row["kind"] == "generate":
-                    generated.append((row["key"], llm.identity, row["output"]))
-                else:
-                    scored.append((row["key"], llm.identity, float(row["total"]),
-                                   int(row["tokens"])))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-                raise InputError(f"{path}:{number}: bad judgment ({error})") from None
+    generated, scored = [], []
+    advice = ": replay them with that LLM (--llm) or run without --replay"
+    for number, row in _judgment_rows(path, llm.identity, advice):
+        try:
+            if row["kind"] == "generate":
+                generated.append((row["key"], llm.identity, row["output"]))
+            else:
+                scored.append((row["key"], llm.identity, float(row["total"]),
+                               int(row["tokens"])))
+        except (KeyError, TypeError, ValueError) as error:
+            raise InputError(f"{path}:{number}: bad judgment ({error})") from None
     return llm.add_rows(generated, scored)
