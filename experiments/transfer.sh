@@ -12,8 +12,8 @@
 # also RL-only with the SmolLM2 study recipe's RL, 3 seeds: about 1,300 new SmolLM2 prompts a
 # seed), replayed from SmolLM2's committed judgments where they hold the prompt; its silver,
 # when committed under benchmarks/results/transfer/email-smollm2-m0, is restored from there
-# rather than searched again. Each LLM's test folder (its silver: baselines, oracle; its
-# reranker, linked) is then copied into runs/transfer/email-LLM and evaluated there with both
+# (`ragbridge collect --restore`) rather than searched again. Each LLM's test folder (its
+# silver: baselines, oracle; its reranker, linked) is then copied into runs/transfer/email-LLM and evaluated there with both
 # LLMs' bridges. TO (default "smollm2 qwen") names the LLMs evaluated in front of; the
 # SmolLM2 test folder is built only when SmolLM2 is among them. QWEN_CHAINS (default "sl
 # sl+rl rl-only") names the Qwen chains evaluated; a missing Qwen run is built with them
@@ -38,20 +38,13 @@ QWEN_RL=0; QWEN_RL_ONLY=0
 MARGIN=0 RL=$QWEN_RL RL_ONLY=$QWEN_RL_ONLY TEST=1 SEEDS="$QWEN_SEEDS" BIN=$BIN \
   bash experiments/top_k_margin.sh
 
-COMMITTED=benchmarks/results/transfer/email-smollm2-m0
+# the committed silver (and tables) back into OUT rather than searched again
+"$BIN/ragbridge" collect --runs "$OUT" --name transfer --restore
 # SmolLM2's judgments beyond the study's, committed before a stop by
 #   .venv/bin/ragbridge export-judgments --llm smollm2-fp32 --out $SMOL_NEW \
 #     --exclude src/ragbridge/judgments/study.jsonl.gz \
 #     --exclude benchmarks/results/study/judgments.jsonl.gz
 SMOL_NEW=benchmarks/results/transfer/judgments-smollm2.jsonl.gz
-mkdir -p "$SMOL"
-for SPLIT in "" -dev; do  # restore the committed silver rather than search it again
-  [ -f "$SMOL/silver$SPLIT.jsonl" ] || [ ! -f "$COMMITTED/silver$SPLIT.jsonl.gz" ] || {
-    cp "$COMMITTED/silver$SPLIT.settings.json" "$COMMITTED/silver$SPLIT.cost.json" "$SMOL/"
-    gunzip -c "$COMMITTED/silver$SPLIT.jsonl.gz" > "$SMOL/silver$SPLIT.jsonl.tmp"
-    mv "$SMOL/silver$SPLIT.jsonl.tmp" "$SMOL/silver$SPLIT.jsonl"
-  }
-done
 SMOL_TEST=0; ! wants "$TO" smollm2 || SMOL_TEST=1
 MODEL=$SMALL RUN=$SMOL RL_PRESET=study RL_ONLY=${SMOL_RL_ONLY:-0} TEST=$SMOL_TEST BIN=$BIN \
   JUDGMENTS="src/ragbridge/judgments/study.jsonl.gz benchmarks/results/study/judgments.jsonl.gz $SMOL_NEW" \
